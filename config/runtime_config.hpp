@@ -1,0 +1,115 @@
+#pragma once
+// What the user sets: plain structs whose default member initialisers are the
+// documented defaults (README "Configuration"). Filled only by load_config()
+// in config/config_loader.hpp, which validates every key and names the JSON
+// path of each problem. Nothing here converts or checks values.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tenantrt {
+
+/// Physical pool settings of one cluster (defaults: the Node.js report's).
+struct pool_settings {
+  /// Cap on application connections of the pool (monitoring shares them).
+  uint32_t max_pool_size = 10;
+  /// Connections opened at start and kept warm; idle closing stops here.
+  uint32_t min_pool_size = 2;
+  /// An idle connection older than this is closed (down to min_pool_size).
+  uint32_t max_idle_time_ms = 60000;
+  /// How long a checkout waits for a free connection before pool_wait_timeout.
+  uint32_t wait_queue_timeout_ms = 10000;
+  /// Driver socket timeout for one command.
+  uint32_t socket_timeout_ms = 45000;
+  /// Driver server selection timeout.
+  uint32_t server_selection_timeout_ms = 30000;
+  /// Driver TCP connect timeout.
+  uint32_t connect_timeout_ms = 30000;
+};
+
+/// One named MongoDB deployment.
+struct cluster_config {
+  std::string name;
+  /// mongodb:// URI; may carry credentials (never logged, see redact_uri).
+  std::string uri = "mongodb://127.0.0.1:27017";
+  /// true: each tenant gets its own pool (strict isolation, the Node.js
+  /// report's layout); false: tenants of this cluster share one pool.
+  bool pool_per_tenant = false;
+  pool_settings pool;
+};
+
+/// Which cluster a tenant id lives on: exact id first, then the longest
+/// matching prefix, then default_cluster.
+struct routing_config {
+  std::map<std::string, std::string> exact;
+  std::map<std::string, std::string> prefix;
+};
+
+/// Quarantine of tenants whose actor keeps crashing.
+struct quarantine_config {
+  /// More than this many crashes inside crash_window_ms quarantines a tenant.
+  uint32_t max_crashes = 3;
+  uint32_t crash_window_ms = 60000;
+  /// First quarantine length; doubles on each repeat, capped at max_backoff_ms.
+  uint32_t backoff_ms = 30000;
+  uint32_t max_backoff_ms = 600000;
+};
+
+/// Limits and timers of the registry actor.
+struct registry_config {
+  /// Never more live tenant actors than this.
+  uint32_t max_tenant_connections = 50;
+  /// A tenant unused this long is reaped.
+  uint32_t idle_timeout_ms = 300000;
+  /// Period of the registry's cleanup tick.
+  uint32_t cleanup_interval_ms = 300000;
+  /// At the limit, evict the least recently used tenant with nothing in flight.
+  bool evict_lru_when_full = true;
+  /// How long an acquire waits at the limit before tenant_limit_reached.
+  uint32_t wait_queue_timeout_ms = 5000;
+  /// Bound on callers waiting at the limit; beyond it they fail at once.
+  uint32_t max_waiters = 1000;
+  quarantine_config quarantine;
+};
+
+/// Bounded thread pool that runs every blocking driver call.
+struct executor_config {
+  uint32_t threads = 16;
+  /// Queued jobs beyond this are refused with the error code overloaded.
+  uint32_t max_queue = 10000;
+};
+
+/// Threads of CAF's scheduler (actors only; no driver call runs there).
+struct scheduler_config {
+  /// 0: one per core.
+  uint32_t threads = 0;
+};
+
+struct logging_config {
+  /// trace, debug, info, warn, error, critical, off
+  std::string level = "info";
+};
+
+/// The whole configuration file.
+struct runtime_config {
+  std::map<std::string, cluster_config> clusters{{"default", cluster_config{"default"}}};
+  /// Cluster for tenants no routing rule names; MONGODB_URI overrides its uri.
+  std::string default_cluster = "default";
+  routing_config routing;
+  /// Database name of a tenant; {id} is replaced by the tenant id.
+  std::string database_template = "tenant_{id}";
+  /// The service's shared database, held open on main_cluster.
+  std::string main_database = "main";
+  /// Cluster of the main database; empty means default_cluster.
+  std::string main_cluster;
+  /// Period of the pools' maintenance (idle closing, warm top-up).
+  uint32_t pool_maintenance_interval_ms = 1000;
+  registry_config registry;
+  executor_config executor;
+  scheduler_config scheduler;
+  logging_config logging;
+};
+
+} // namespace tenantrt

@@ -1,0 +1,58 @@
+#pragma once
+// The seam between tenant actors and the driver. Actors hand a command (JSON
+// text, key order preserved) to a tenant_channel and get the outcome through a
+// completion callback, called on a foreign thread: the callback must only
+// enqueue a message (caf::anon_send), never touch actor state.
+// Production: mongo_backend (blocking_executor + cluster_pool). Unit tests: a
+// fake whose completions the test fires by hand.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "runtime/errc.hpp"
+
+namespace tenantrt {
+
+/// Where one tenant's data lives, resolved from its id by tenant_naming.
+struct tenant_target {
+  std::string tenant_id;
+  std::string database;
+  std::string cluster;
+};
+
+/// Result of one command.
+struct command_outcome {
+  /// errc::none on success.
+  errc code = errc::none;
+  /// Human text for failures (never contains a password).
+  std::string message;
+  /// The server's reply as relaxed extended JSON (success and command_failed).
+  std::string reply_json;
+  /// Time from submit to completion.
+  std::chrono::microseconds latency{0};
+};
+
+using completion = std::function<void(command_outcome)>;
+
+/// One tenant's path to its database. Destroying it releases what open()
+/// reserved (with pool_per_tenant: the tenant's own pool and its sockets).
+class tenant_channel {
+public:
+  virtual ~tenant_channel() = default;
+  /// Runs command_json on the tenant's database; never blocks the caller.
+  virtual void submit(std::string command_json, completion done) = 0;
+};
+
+class command_backend {
+public:
+  virtual ~command_backend() = default;
+  /// A channel for target; nullptr and *error set when target.cluster is unknown.
+  virtual std::shared_ptr<tenant_channel> open(const tenant_target& target,
+                                               std::string* error) = 0;
+  /// Runs command_json on the main database; never blocks the caller.
+  virtual void submit_main(std::string command_json, completion done) = 0;
+};
+
+} // namespace tenantrt

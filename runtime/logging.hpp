@@ -1,0 +1,20 @@
+#pragma once
+// One spdlog logger for the whole runtime. Lifecycle events (tenant created /
+// reaped / evicted / crashed, pool connection opened / closed) log at info,
+// each operation at debug. Never pass a URI or token in unredacted.
+
+#include <memory>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+namespace tenantrt {
+
+/// The runtime's logger ("tenantrt"), created on first use.
+spdlog::logger& log();
+
+/// Sets the level from its name (trace, debug, info, warn, error, critical,
+/// off); returns false and changes nothing for an unknown name.
+bool set_log_level(const std::string& level_name);
+
+} // namespace tenantrt
