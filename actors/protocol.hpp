@@ -1,0 +1,209 @@
+#pragma once
+// The actors' protocol in one place: atoms, message types and the typed
+// interfaces of the registry and tenant actors (metrics joins later).
+//
+//   facade / CAF service --run(tenant, cmd)--> registry --run(cmd)--> tenant
+//        ^                                        |  ^                  |
+//        +------------- reply / error ------------+  +-- retire(idle) --+
+//
+// Commands and replies travel as JSON text (relaxed extended JSON, key order
+// preserved). Failures travel as caf::error in the "tenantrt" category whose
+// code is an errc (see make_error / errc_of below).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/timespan.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "runtime/command_backend.hpp"
+#include "runtime/errc.hpp"
+
+namespace tenantrt {
+
+// --- atoms (at most 10 characters; names are ours, not CAF's predefined ones)
+using run_atom = caf::atom_constant<caf::atom("run")>;
+using main_atom = caf::atom_constant<caf::atom("main")>;
+using acquire_atom = caf::atom_constant<caf::atom("acquire")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using retire_atom = caf::atom_constant<caf::atom("retire")>;
+using touch_atom = caf::atom_constant<caf::atom("touch")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
+using main_done_atom = caf::atom_constant<caf::atom("maindone")>;
+using cleanup_atom = caf::atom_constant<caf::atom("cleanup")>;
+using cleanup_tick_atom = caf::atom_constant<caf::atom("cleantick")>;
+using main_ping_atom = caf::atom_constant<caf::atom("mainping")>;
+using wait_expired_atom = caf::atom_constant<caf::atom("waitexp")>;
+using evict_atom = caf::atom_constant<caf::atom("evict")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using drain_deadline_atom = caf::atom_constant<caf::atom("draindl")>;
+using maintain_atom = caf::atom_constant<caf::atom("maintain")>;
+
+// --- errors
+
+/// Error category of every failure the actors report.
+constexpr caf::atom_value error_category_atom = caf::atom("tenantrt");
+
+/// A caf::error carrying code and a human message (never a secret); with
+/// command_failed, the server's reply JSON rides along as second context field.
+caf::error make_error(errc code, std::string message, std::string reply_json = {});
+
+/// The errc of an error: ours as is, CAF's mapped (a dead receiver becomes
+/// tenant_crashed, a request timeout becomes timeout, anything else internal).
+errc errc_of(const caf::error& err);
+
+/// The human message of an error made by make_error (CAF's rendering otherwise).
+std::string message_of(const caf::error& err);
+
+/// The server reply carried by a command_failed error, empty otherwise.
+std::string reply_of(const caf::error& err);
+
+// --- message types
+
+/// Latency of a tenant's operations: totals plus a log2 histogram in µs
+/// (bucket i counts ops with latency < 2^i µs, the last bucket the rest).
+struct latency_summary {
+  static constexpr size_t bucket_count = 24;
+  uint64_t count = 0;
+  uint64_t sum_us = 0;
+  uint64_t max_us = 0;
+  std::vector<uint64_t> buckets = std::vector<uint64_t>(bucket_count, 0);
+
+  void record(uint64_t latency_us);
+  /// Upper bound of the bucket holding quantile q (0..1), in µs; 0 when empty.
+  uint64_t quantile_us(double q) const;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, latency_summary& x) {
+  return f(caf::meta::type_name("latency_summary"), x.count, x.sum_us, x.max_us,
+           x.buckets);
+}
+
+/// What a tenant actor knows about itself.
+struct tenant_counters {
+  uint32_t inflight = 0;
+  uint64_t ops = 0;
+  uint64_t errors = 0;
+  latency_summary latency;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tenant_counters& x) {
+  return f(caf::meta::type_name("tenant_counters"), x.inflight, x.ops, x.errors,
+           x.latency);
+}
+
+/// One row of the registry's view, joined with the tenant's own counters.
+struct tenant_stats {
+  std::string tenant;
+  std::string database;
+  std::string cluster;
+  /// "active" or "draining".
+  std::string state;
+  /// Wall-clock time of the last use, ms since the Unix epoch.
+  int64_t last_used_unix_ms = 0;
+  int64_t idle_ms = 0;
+  uint64_t use_count = 0;
+  /// Operations routed through the registry and not finished yet.
+  uint32_t inflight = 0;
+  tenant_counters counters;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tenant_stats& x) {
+  return f(caf::meta::type_name("tenant_stats"), x.tenant, x.database, x.cluster,
+           x.state, x.last_used_unix_ms, x.idle_ms, x.use_count, x.inflight,
+           x.counters);
+}
+
+/// The registry's answer to stats_atom.
+struct registry_stats {
+  uint32_t active_tenants = 0;
+  uint32_t max_tenants = 0;
+  /// Tenant actors told to stop that have not terminated yet.
+  uint32_t draining_tenants = 0;
+  uint32_t waiters = 0;
+  uint32_t inflight = 0;
+  uint64_t created_total = 0;
+  uint64_t reaped_total = 0;
+  uint64_t evicted_total = 0;
+  uint64_t crashed_total = 0;
+  uint64_t limit_timeouts_total = 0;
+  std::vector<std::string> quarantined;
+  std::string main_database;
+  /// "connected", "connecting" or "disconnected".
+  std::string main_state;
+  std::vector<tenant_stats> tenants;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, registry_stats& x) {
+  return f(caf::meta::type_name("registry_stats"), x.active_tenants,
+           x.max_tenants, x.draining_tenants, x.waiters, x.inflight,
+           x.created_total, x.reaped_total, x.evicted_total, x.crashed_total,
+           x.limit_timeouts_total, x.quarantined, x.main_database, x.main_state,
+           x.tenants);
+}
+
+// --- typed interfaces
+
+/// What a tenant actor may tell its supervisor: "I have been idle for
+/// idle_timeout; retire me" (tenant id, the asking actor's id).
+using tenant_supervisor_actor =
+  caf::typed_actor<caf::reacts_to<retire_atom, std::string, caf::actor_id>>;
+
+/// One active tenant: runs commands on the tenant's database.
+using tenant_actor = caf::typed_actor<
+  /// Run a command (JSON text); replies with the server's reply JSON.
+  caf::replies_to<run_atom, std::string>::with<std::string>,
+  caf::replies_to<stats_atom>::with<tenant_counters>,
+  /// Someone acquired the tenant: restart the idle timer.
+  caf::reacts_to<touch_atom>,
+  /// Stop taking work, finish what is in flight, then quit.
+  caf::reacts_to<drain_atom>,
+  /// Internal: an operation finished (operation id, outcome).
+  caf::reacts_to<done_atom, uint64_t, command_outcome>,
+  /// Internal: the idle timer of the given generation fired.
+  caf::reacts_to<idle_atom, uint64_t>>;
+
+/// The registry: the one door to tenants, limits and reaping.
+using registry_actor = tenant_supervisor_actor::extend<
+  /// Run a command for a tenant (tenant id, command JSON) -> reply JSON.
+  caf::replies_to<run_atom, std::string, std::string>::with<std::string>,
+  /// Run a command on the main database -> reply JSON.
+  caf::replies_to<main_atom, std::string>::with<std::string>,
+  /// The tenant's actor, created within limits; counts as one use.
+  caf::replies_to<acquire_atom, std::string>::with<tenant_actor>,
+  /// Reap idle tenants now -> the ids reaped.
+  caf::replies_to<cleanup_atom>::with<std::vector<std::string>>,
+  /// Retire a tenant now (after its in-flight work) -> whether it was active.
+  caf::replies_to<evict_atom, std::string>::with<bool>,
+  caf::replies_to<stats_atom>::with<registry_stats>,
+  /// Stop taking work, drain within the time given, stop every tenant, quit.
+  /// Replies true when everything finished in time.
+  caf::replies_to<drain_atom, caf::timespan>::with<bool>,
+  /// Internal timers and completions.
+  caf::reacts_to<cleanup_tick_atom, uint64_t>,
+  caf::reacts_to<main_ping_atom, uint64_t>,
+  caf::reacts_to<wait_expired_atom, uint64_t>,
+  caf::reacts_to<drain_deadline_atom>,
+  caf::reacts_to<main_done_atom, uint64_t, command_outcome>>;
+
+/// Drives pool maintenance (idle closing, warm top-up) on a timer.
+using pool_maintainer_actor = caf::typed_actor<
+  caf::reacts_to<maintain_atom, uint64_t>,
+  caf::reacts_to<drain_atom>>;
+
+} // namespace tenantrt
+
+// Outcomes travel only between local actors (never serialized).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tenantrt::command_outcome)

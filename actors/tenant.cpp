@@ -1,0 +1,133 @@
+#include "actors/tenant.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "runtime/logging.hpp"
+
+namespace tenantrt {
+
+const char* tenant_actor_state::name = "tenant";
+
+namespace {
+
+using tenant_pointer = tenant_actor::stateful_pointer<tenant_actor_state>;
+
+void arm_idle_timer(tenant_pointer self) {
+  self->delayed_send(self, self->state.idle_timeout, idle_atom::value,
+                     ++self->state.idle_generation);
+}
+
+caf::typed_response_promise<std::string> start_operation(tenant_pointer self,
+                                                         std::string command_json) {
+  auto& st = self->state;
+  auto promise = self->make_response_promise<std::string>();
+  auto op_id = ++st.next_op_id;
+  st.pending.emplace(op_id, promise);
+  ++st.counters.inflight;
+  ++st.idle_generation; // busy: no idle timer may retire us now
+  log().debug("tenant {} op {} started", st.target.tenant_id, op_id);
+  // Runs on an executor thread: only enqueue a message from there.
+  auto me = caf::actor_cast<tenant_actor>(self);
+  st.channel->submit(std::move(command_json), [me, op_id](command_outcome outcome) {
+    caf::anon_send(me, done_atom::value, op_id, std::move(outcome));
+  });
+  return promise;
+}
+
+/// Settles one operation; returns false for an unknown id.
+bool finish_operation(tenant_pointer self, uint64_t op_id, command_outcome& outcome) {
+  auto& st = self->state;
+  auto i = st.pending.find(op_id);
+  if (i == st.pending.end())
+    return false;
+  auto promise = std::move(i->second);
+  st.pending.erase(i);
+  --st.counters.inflight;
+  ++st.counters.ops;
+  st.counters.latency.record(static_cast<uint64_t>(outcome.latency.count()));
+  log().debug("tenant {} op {} done in {} us: {}", st.target.tenant_id, op_id,
+              outcome.latency.count(), to_string(outcome.code));
+  if (outcome.code == errc::none) {
+    promise.deliver(std::move(outcome.reply_json));
+  } else {
+    ++st.counters.errors;
+    promise.deliver(make_error(outcome.code, std::move(outcome.message),
+                               std::move(outcome.reply_json)));
+  }
+  return true;
+}
+
+tenant_actor::behavior_type draining_behavior(tenant_pointer self);
+
+void begin_drain(tenant_pointer self) {
+  self->state.lifecycle = tenant_lifecycle::draining;
+  ++self->state.idle_generation;
+  if (self->state.counters.inflight == 0)
+    self->quit();
+  else
+    self->become(draining_behavior(self));
+}
+
+tenant_actor::behavior_type active_behavior(tenant_pointer self) {
+  return {
+    [=](run_atom, std::string& command_json) -> caf::typed_response_promise<std::string> {
+      return start_operation(self, std::move(command_json));
+    },
+    [=](stats_atom) { return self->state.counters; },
+    [=](touch_atom) {
+      if (self->state.counters.inflight == 0)
+        arm_idle_timer(self);
+    },
+    [=](drain_atom) { begin_drain(self); },
+    [=](done_atom, uint64_t op_id, command_outcome& outcome) {
+      if (finish_operation(self, op_id, outcome) && self->state.counters.inflight == 0)
+        arm_idle_timer(self);
+    },
+    [=](idle_atom, uint64_t generation) {
+      auto& st = self->state;
+      if (generation != st.idle_generation || st.counters.inflight > 0)
+        return; // stale timer, or busy since it was armed
+      self->send(st.supervisor, retire_atom::value, st.target.tenant_id, self->id());
+    },
+  };
+}
+
+tenant_actor::behavior_type draining_behavior(tenant_pointer self) {
+  return {
+    [=](run_atom, std::string&) -> caf::typed_response_promise<std::string> {
+      auto promise = self->make_response_promise<std::string>();
+      promise.deliver(make_error(errc::shutting_down,
+                                 "tenant " + self->state.target.tenant_id
+                                   + " is being retired; acquire it again"));
+      return promise;
+    },
+    [=](stats_atom) { return self->state.counters; },
+    [=](touch_atom) {},
+    [=](drain_atom) {},
+    [=](done_atom, uint64_t op_id, command_outcome& outcome) {
+      finish_operation(self, op_id, outcome);
+      if (self->state.counters.inflight == 0)
+        self->quit();
+    },
+    [=](idle_atom, uint64_t) {},
+  };
+}
+
+} // namespace
+
+tenant_actor::behavior_type
+tenant_impl(tenant_pointer self, tenant_target target,
+            std::shared_ptr<tenant_channel> channel,
+            tenant_supervisor_actor supervisor, caf::timespan idle_timeout) {
+  auto& st = self->state;
+  st.target = std::move(target);
+  st.channel = std::move(channel);
+  st.supervisor = std::move(supervisor);
+  st.idle_timeout = idle_timeout;
+  arm_idle_timer(self);
+  return active_behavior(self);
+}
+
+} // namespace tenantrt

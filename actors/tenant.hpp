@@ -1,0 +1,56 @@
+#pragma once
+// The tenant actor: one per active tenant, spawned and monitored by the
+// registry. It hands commands to its tenant_channel (blocking driver work runs
+// on the executor, never here) and answers through response promises. It
+// keeps its own counters and an idle timer; when the timer fires with nothing
+// in flight it asks its supervisor to retire it.
+//
+//   spawn --> active --drain--> draining --last op done--> (quit)
+//               |  ^               (runs refused: shutting_down)
+//      run/done |  | touch: re-arm idle timer
+//               +--+
+//   active --idle timer, nothing in flight--> retire request to supervisor
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "actors/protocol.hpp"
+#include "runtime/command_backend.hpp"
+
+namespace tenantrt {
+
+/// Lifecycle of a tenant actor.
+enum class tenant_lifecycle {
+  active,   // Takes commands; idle timer armed.
+  draining, // Refuses new commands; quits when the last in-flight one ends.
+};
+
+struct tenant_actor_state {
+  static const char* name;
+  tenant_target target;
+  std::shared_ptr<tenant_channel> channel;
+  tenant_supervisor_actor supervisor;
+  caf::timespan idle_timeout{};
+  tenant_lifecycle lifecycle = tenant_lifecycle::active;
+  /// Bumped on every (re-)arm; a timer carrying an older value is stale.
+  uint64_t idle_generation = 0;
+  uint64_t next_op_id = 0;
+  std::unordered_map<uint64_t, caf::typed_response_promise<std::string>> pending;
+  tenant_counters counters;
+};
+
+/// The tenant actor's behaviour; spawn with
+/// `spawn(tenant_impl, target, channel, supervisor, idle_timeout)`.
+tenant_actor::behavior_type
+tenant_impl(tenant_actor::stateful_pointer<tenant_actor_state> self,
+            tenant_target target, std::shared_ptr<tenant_channel> channel,
+            tenant_supervisor_actor supervisor, caf::timespan idle_timeout);
+
+} // namespace tenantrt

@@ -1,0 +1,830 @@
+#include "config/config_loader.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#include "runtime/tenant_naming.hpp"
+
+namespace tenantrt {
+
+using nlohmann::ordered_json;
+using problem_list = std::vector<config_problem>;
+
+namespace {
+
+constexpr std::array<std::string_view, 7> log_levels{"trace", "debug",    "info", "warn",
+                                                     "error", "critical", "off"};
+
+constexpr uint32_t max_threads = 1024;
+constexpr uint32_t min_cleanup_interval_ms = 100;
+
+// -- paths and quoting --------------------------------------------------------
+
+/// text as a JSON string literal, ASCII only (invalid UTF-8 replaced).
+std::string json_quoted(std::string_view text) {
+  return ordered_json(std::string{text})
+    .dump(-1, ' ', true, ordered_json::error_handler_t::replace);
+}
+
+bool is_plain_key(std::string_view key) {
+  return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'
+           || c == '-';
+  });
+}
+
+/// "parent.key"; keys a dot would make ambiguous (e.g. "a.b") as parent["a.b"].
+std::string join_path(const std::string& parent, std::string_view key) {
+  if (!is_plain_key(key))
+    return parent + "[" + json_quoted(key) + "]";
+  return parent.empty() ? std::string{key} : parent + "." + std::string{key};
+}
+
+/// True when path is under (or is) an already reported path: a semantic
+/// problem there is only the echo of a value that could not be read.
+bool is_under(const std::string& path, const std::string& reported) {
+  if (path.compare(0, reported.size(), reported) != 0)
+    return false;
+  return path.size() == reported.size() || path[reported.size()] == '.'
+         || path[reported.size()] == '[';
+}
+
+std::string describe_type(const ordered_json& value) {
+  switch (value.type()) {
+    case ordered_json::value_t::number_unsigned:
+      return "unsigned integer " + value.dump();
+    case ordered_json::value_t::number_integer:
+      return "integer " + value.dump();
+    case ordered_json::value_t::number_float:
+      return "floating-point number " + value.dump();
+    default:
+      return value.type_name();
+  }
+}
+
+std::string expected(std::string_view what, const ordered_json& value) {
+  return "expected " + std::string{what} + ", got " + describe_type(value);
+}
+
+// -- the key tables -------------------------------------------------------------
+
+/// What a string field holds; URIs are redacted when written out.
+enum class text_kind { plain, uri };
+
+template <class>
+inline constexpr bool unknown_section = false;
+
+// One table of keys per struct, walked by the reader and by to_json(), so the
+// two cannot drift apart. A visitor is called as v(key, field) and, for
+// strings, v(key, field, kind); nested structs recurse through the visitor.
+template <class Visitor, class Section>
+void visit_fields(Visitor& v, Section& s) {
+  using type = std::remove_const_t<Section>;
+  if constexpr (std::is_same_v<type, runtime_config>) {
+    v("clusters", s.clusters);
+    v("default_cluster", s.default_cluster, text_kind::plain);
+    v("routing", s.routing);
+    v("database_template", s.database_template, text_kind::plain);
+    v("main_database", s.main_database, text_kind::plain);
+    v("main_cluster", s.main_cluster, text_kind::plain);
+    v("pool_maintenance_interval_ms", s.pool_maintenance_interval_ms);
+    v("registry", s.registry);
+    v("executor", s.executor);
+    v("scheduler", s.scheduler);
+    v("logging", s.logging);
+  } else if constexpr (std::is_same_v<type, cluster_config>) {
+    // name is the cluster's key in "clusters"; pool settings sit flat beside uri.
+    v("uri", s.uri, text_kind::uri);
+    v("pool_per_tenant", s.pool_per_tenant);
+    visit_fields(v, s.pool);
+  } else if constexpr (std::is_same_v<type, pool_settings>) {
+    v("max_pool_size", s.max_pool_size);
+    v("min_pool_size", s.min_pool_size);
+    v("max_idle_time_ms", s.max_idle_time_ms);
+    v("wait_queue_timeout_ms", s.wait_queue_timeout_ms);
+    v("socket_timeout_ms", s.socket_timeout_ms);
+    v("server_selection_timeout_ms", s.server_selection_timeout_ms);
+    v("connect_timeout_ms", s.connect_timeout_ms);
+  } else if constexpr (std::is_same_v<type, routing_config>) {
+    v("exact", s.exact);
+    v("prefix", s.prefix);
+  } else if constexpr (std::is_same_v<type, registry_config>) {
+    v("max_tenant_connections", s.max_tenant_connections);
+    v("idle_timeout_ms", s.idle_timeout_ms);
+    v("cleanup_interval_ms", s.cleanup_interval_ms);
+    v("evict_lru_when_full", s.evict_lru_when_full);
+    v("wait_queue_timeout_ms", s.wait_queue_timeout_ms);
+    v("max_waiters", s.max_waiters);
+    v("main_ping_interval_ms", s.main_ping_interval_ms);
+    v("quarantine", s.quarantine);
+  } else if constexpr (std::is_same_v<type, quarantine_config>) {
+    v("max_crashes", s.max_crashes);
+    v("crash_window_ms", s.crash_window_ms);
+    v("backoff_ms", s.backoff_ms);
+    v("max_backoff_ms", s.max_backoff_ms);
+  } else if constexpr (std::is_same_v<type, executor_config>) {
+    v("threads", s.threads);
+    v("max_queue", s.max_queue);
+  } else if constexpr (std::is_same_v<type, scheduler_config>) {
+    v("threads", s.threads);
+  } else if constexpr (std::is_same_v<type, logging_config>) {
+    v("level", s.level, text_kind::plain);
+  } else {
+    static_assert(unknown_section<type>, "visit_fields: add the struct's key table");
+  }
+}
+
+// -- reading --------------------------------------------------------------------
+
+void read_value(const ordered_json& value, const std::string& path, uint32_t& field,
+                problem_list& out);
+void read_value(const ordered_json& value, const std::string& path, bool& field, problem_list& out);
+void read_value(const ordered_json& value, const std::string& path, std::string& field,
+                problem_list& out);
+void read_value(const ordered_json& value, const std::string& path,
+                std::map<std::string, std::string>& field, problem_list& out);
+void read_value(const ordered_json& value, const std::string& path,
+                std::map<std::string, cluster_config>& field, problem_list& out);
+template <class Section>
+void read_value(const ordered_json& value, const std::string& path, Section& section,
+                problem_list& out);
+
+/// Reads one JSON object into a struct: visit_fields() binds each key to its
+/// field, then the object's keys are read in document order (so problems are
+/// listed in the order a reader of the file meets them).
+class json_reader {
+public:
+  json_reader(std::string path, problem_list& out) :
+    path_(std::move(path)),
+    out_(out) {}
+
+  template <class Field>
+  void operator()(const char* key, Field& field, text_kind = text_kind::plain) {
+    fields_.push_back(
+      {key, [&field, &out = out_](const ordered_json& value, const std::string& path) {
+         read_value(value, path, field, out);
+       }});
+  }
+
+  void read(const ordered_json& object) const {
+    for (const auto& item : object.items()) {
+      auto path = join_path(path_, item.key());
+      auto field = std::find_if(fields_.begin(), fields_.end(),
+                                [&](const bound_field& f) { return f.key == item.key(); });
+      if (field != fields_.end())
+        field->read(item.value(), path);
+      else
+        out_.push_back({path, "unknown key (expected one of: " + key_list() + ")"});
+    }
+  }
+
+private:
+  struct bound_field {
+    std::string_view key;
+    std::function<void(const ordered_json&, const std::string&)> read;
+  };
+
+  std::string key_list() const {
+    std::string keys;
+    for (const auto& field : fields_)
+      keys += (keys.empty() ? "" : ", ") + std::string{field.key};
+    return keys;
+  }
+
+  std::string path_;
+  problem_list& out_;
+  std::vector<bound_field> fields_;
+};
+
+void read_value(const ordered_json& value, const std::string& path, uint32_t& field,
+                problem_list& out) {
+  constexpr uint64_t max = std::numeric_limits<uint32_t>::max();
+  if (value.is_number_unsigned()) {
+    auto number = value.get<uint64_t>();
+    if (number > max)
+      out.push_back(
+        {path, "out of range: " + std::to_string(number) + " is above " + std::to_string(max)});
+    else
+      field = static_cast<uint32_t>(number);
+  } else if (value.is_number_integer()) {
+    out.push_back({path, "must not be negative, got " + value.dump()});
+  } else {
+    out.push_back({path, expected("unsigned integer", value)});
+  }
+}
+
+void read_value(const ordered_json& value, const std::string& path, bool& field,
+                problem_list& out) {
+  if (value.is_boolean())
+    field = value.get<bool>();
+  else
+    out.push_back({path, expected("boolean", value)});
+}
+
+void read_value(const ordered_json& value, const std::string& path, std::string& field,
+                problem_list& out) {
+  if (value.is_string())
+    field = value.get<std::string>();
+  else
+    out.push_back({path, expected("string", value)});
+}
+
+void read_value(const ordered_json& value, const std::string& path,
+                std::map<std::string, std::string>& field, problem_list& out) {
+  if (!value.is_object()) {
+    out.push_back({path, expected("object", value)});
+    return;
+  }
+  field.clear();
+  for (const auto& item : value.items()) {
+    std::string text;
+    auto before = out.size();
+    read_value(item.value(), join_path(path, item.key()), text, out);
+    if (out.size() == before)
+      field[item.key()] = std::move(text);
+  }
+}
+
+void read_value(const ordered_json& value, const std::string& path,
+                std::map<std::string, cluster_config>& field, problem_list& out) {
+  if (!value.is_object()) {
+    out.push_back({path, expected("object", value)});
+    return;
+  }
+  // The file's clusters replace the built-in "default" entirely.
+  field.clear();
+  for (const auto& item : value.items()) {
+    cluster_config cluster;
+    cluster.name = item.key();
+    read_value(item.value(), join_path(path, item.key()), cluster, out);
+    field[item.key()] = std::move(cluster);
+  }
+}
+
+template <class Section>
+void read_value(const ordered_json& value, const std::string& path, Section& section,
+                problem_list& out) {
+  if (!value.is_object()) {
+    out.push_back({path, expected("object", value)});
+    return;
+  }
+  json_reader reader{path, out};
+  visit_fields(reader, section);
+  reader.read(value);
+}
+
+/// nlohmann's message without its exception prefix and without the "last
+/// read" token, which may be the start of a URI with its password.
+std::string parse_error_text(const char* what) {
+  std::string text = what;
+  if (auto prefix_end = text.find("] ");
+      text.rfind("[json.exception", 0) == 0 && prefix_end != std::string::npos)
+    text.erase(0, prefix_end + 2);
+  if (auto token = text.find("; last read: '"); token != std::string::npos) {
+    auto expected_part = text.rfind("'; expected ");
+    text = text.substr(0, token)
+           + (expected_part != std::string::npos && expected_part > token
+                ? text.substr(expected_part + 1)
+                : std::string{});
+  }
+  return text;
+}
+
+/// Parses text, reporting keys that occur twice in one object (the parser
+/// would keep the last silently). nullopt after a syntax error.
+std::optional<ordered_json> parse_document(const std::string& text, problem_list& out) {
+  struct frame {
+    std::string path;
+    bool is_array;
+    std::vector<std::string> keys{};
+    std::string key{};
+    std::size_t next_index = 0;
+  };
+  std::vector<frame> stack;
+  auto child_path = [&stack] {
+    if (stack.empty())
+      return std::string{};
+    auto& top = stack.back();
+    if (top.is_array)
+      return top.path + "[" + std::to_string(top.next_index++) + "]";
+    return join_path(top.path, top.key);
+  };
+  ordered_json::parser_callback_t track
+    = [&](int, ordered_json::parse_event_t event, ordered_json& parsed) {
+        using event_t = ordered_json::parse_event_t;
+        switch (event) {
+          case event_t::object_start:
+            stack.push_back({child_path(), false});
+            break;
+          case event_t::array_start:
+            stack.push_back({child_path(), true});
+            break;
+          case event_t::key: {
+            auto& top = stack.back();
+            top.key = parsed.get<std::string>();
+            if (std::find(top.keys.begin(), top.keys.end(), top.key) != top.keys.end())
+              out.push_back(
+                {join_path(top.path, top.key), "duplicate key (only one value may be given)"});
+            else
+              top.keys.push_back(top.key);
+            break;
+          }
+          case event_t::value:
+            if (!stack.empty() && stack.back().is_array)
+              ++stack.back().next_index;
+            break;
+          case event_t::object_end:
+          case event_t::array_end:
+            stack.pop_back();
+            break;
+        }
+        return true;
+      };
+  try {
+    return ordered_json::parse(text, track);
+  } catch (const ordered_json::parse_error& error) {
+    out.push_back({"", "malformed JSON: " + parse_error_text(error.what())});
+    return std::nullopt;
+  }
+}
+
+/// Applies the environment overrides; returns (JSON path, variable) of each.
+std::vector<std::pair<std::string, std::string>> apply_environment(runtime_config& cfg,
+                                                                   const environment_lookup& env) {
+  std::vector<std::pair<std::string, std::string>> applied;
+  if (!env)
+    return applied;
+  if (auto uri = env("MONGODB_URI"); uri && !uri->empty()) {
+    // A missing default cluster is reported by validate(); nothing to override then.
+    if (auto cluster = cfg.clusters.find(cfg.default_cluster); cluster != cfg.clusters.end()) {
+      cluster->second.uri = *uri;
+      applied.emplace_back(join_path(join_path("clusters", cluster->first), "uri"), "MONGODB_URI");
+    }
+  }
+  if (auto level = env("TENANTRT_LOG_LEVEL"); level && !level->empty()) {
+    cfg.logging.level = *level;
+    applied.emplace_back("logging.level", "TENANTRT_LOG_LEVEL");
+  }
+  return applied;
+}
+
+// -- writing --------------------------------------------------------------------
+
+/// Writes a struct's keys into a JSON object through visit_fields().
+class json_writer {
+public:
+  json_writer(ordered_json& object, redaction mode) :
+    object_(object),
+    mode_(mode) {}
+
+  void operator()(const char* key, const uint32_t& field) { object_[key] = field; }
+  void operator()(const char* key, const bool& field) { object_[key] = field; }
+  void operator()(const char* key, const std::string& field, text_kind kind) {
+    bool hide = kind == text_kind::uri && mode_ == redaction::redact_secrets;
+    object_[key] = hide ? redact_uri(field) : field;
+  }
+  void operator()(const char* key, const std::map<std::string, std::string>& field) {
+    auto& map = object_[key] = ordered_json::object();
+    for (const auto& [name, value] : field)
+      map[name] = value;
+  }
+  void operator()(const char* key, const std::map<std::string, cluster_config>& field) {
+    auto& map = object_[key] = ordered_json::object();
+    for (const auto& [name, cluster] : field)
+      write(map[name], cluster);
+  }
+  template <class Section>
+  void operator()(const char* key, const Section& section) {
+    write(object_[key], section);
+  }
+
+private:
+  template <class Section>
+  void write(ordered_json& target, const Section& section) {
+    target = ordered_json::object();
+    json_writer nested{target, mode_};
+    visit_fields(nested, section);
+  }
+
+  ordered_json& object_;
+  redaction mode_;
+};
+
+// -- URIs -------------------------------------------------------------------------
+
+std::string percent_decoded(std::string_view text) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9')
+      return c - '0';
+    if (c >= 'a' && c <= 'f')
+      return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+      return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+      out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+std::string lower_case(std::string text) {
+  for (auto& c : text)
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+  return text;
+}
+
+/// Position of the '@' ending the userinfo in what follows "scheme://", or npos.
+/// Passwords should be percent-encoded, but an unencoded '/', '?' or '@' in one
+/// must not leak either, so the last '@' wins unless it sits in a query value.
+std::size_t userinfo_end(std::string_view rest) {
+  auto last_at = rest.rfind('@');
+  if (last_at == std::string_view::npos)
+    return last_at;
+  auto separator = rest.find_first_of("/?");
+  if (separator == std::string_view::npos || separator > last_at)
+    return last_at;
+  if (rest.substr(separator, last_at - separator).find('=') == std::string_view::npos)
+    return last_at;
+  return rest.substr(0, separator).rfind('@');
+}
+
+/// authMechanismProperties is NAME:VALUE,...; AWS_SESSION_TOKEN and the like
+/// are secrets, so only values known to be harmless are kept.
+std::string redact_mechanism_properties(std::string_view value) {
+  constexpr std::array<std::string_view, 5> harmless{
+    "SERVICE_NAME", "SERVICE_REALM", "SERVICE_HOST", "CANONICALIZE_HOST_NAME", "ENVIRONMENT"};
+  std::string out;
+  while (true) {
+    auto comma = value.find(',');
+    auto item = value.substr(0, comma);
+    auto colon = item.find(':');
+    if (colon == std::string_view::npos)
+      out += "***";
+    else if (std::find(harmless.begin(), harmless.end(), item.substr(0, colon)) != harmless.end())
+      out += item;
+    else
+      out += std::string{item.substr(0, colon)} + ":***";
+    if (comma == std::string_view::npos)
+      break;
+    out += ',';
+    value.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+std::string redact_query(std::string_view query) {
+  std::string out;
+  while (!query.empty()) {
+    auto end = query.find_first_of("&;");
+    auto param = query.substr(0, end);
+    auto equals = param.find('=');
+    if (equals == std::string_view::npos) {
+      out += param;
+    } else {
+      auto key = lower_case(percent_decoded(param.substr(0, equals)));
+      auto value = param.substr(equals + 1);
+      out += param.substr(0, equals + 1);
+      bool secret = key.find("password") != std::string::npos
+                    || key.find("secret") != std::string::npos
+                    || key.find("token") != std::string::npos;
+      if (secret)
+        out += "***";
+      else if (key == "authmechanismproperties")
+        // Encoded separators could hide a secret from the NAME:VALUE split.
+        out
+          += value.find('%') == std::string_view::npos ? redact_mechanism_properties(value) : "***";
+      else
+        out += value;
+    }
+    if (end == std::string_view::npos)
+      break;
+    out += query[end];
+    query.remove_prefix(end + 1);
+  }
+  return out;
+}
+
+/// Why uri is not a usable MongoDB connection string, if it is not. Only the
+/// shape is checked (scheme, hosts): the driver is not linked here.
+std::optional<std::string> uri_problem(const std::string& uri) {
+  if (uri.empty())
+    return std::string{"must not be empty"};
+  auto shown = json_quoted(redact_uri(uri));
+  constexpr std::string_view plain = "mongodb://";
+  constexpr std::string_view srv = "mongodb+srv://";
+  std::string_view rest = uri;
+  bool is_srv = false;
+  if (rest.substr(0, plain.size()) == plain) {
+    rest.remove_prefix(plain.size());
+  } else if (rest.substr(0, srv.size()) == srv) {
+    rest.remove_prefix(srv.size());
+    is_srv = true;
+  } else {
+    return shown + " must start with mongodb:// or mongodb+srv://";
+  }
+  if (auto at = userinfo_end(rest); at != std::string_view::npos)
+    rest.remove_prefix(at + 1);
+  auto hosts = rest.substr(0, rest.find_first_of("/?"));
+  if (hosts.empty())
+    return shown + " names no host";
+  std::string_view remaining = hosts;
+  while (true) {
+    auto comma = remaining.find(',');
+    if (remaining.substr(0, comma).empty())
+      return shown + " has an empty entry in its host list";
+    if (comma == std::string_view::npos)
+      break;
+    remaining.remove_prefix(comma + 1);
+  }
+  if (is_srv && hosts.find(',') != std::string_view::npos)
+    return shown + ": mongodb+srv:// takes exactly one host name";
+  if (is_srv && hosts.find(':') != std::string_view::npos)
+    return shown + ": mongodb+srv:// host names carry no port";
+  return std::nullopt;
+}
+
+// -- semantic checks ----------------------------------------------------------------
+
+/// Why template cannot name tenant databases, if it cannot.
+std::optional<std::string> database_template_problem(const std::string& database_template) {
+  constexpr std::string_view placeholder = "{id}";
+  std::size_t count = 0;
+  for (auto at = database_template.find(placeholder); at != std::string::npos;
+       at = database_template.find(placeholder, at + placeholder.size()))
+    ++count;
+  if (count == 0)
+    return "must contain {id} exactly once; " + json_quoted(database_template)
+           + " has none, so every tenant would share one database";
+  if (count > 1)
+    return "must contain {id} exactly once; " + json_quoted(database_template) + " has it "
+           + std::to_string(count) + " times";
+  // Tenant ids add only [A-Za-z0-9_-]: a one-character id shows every problem of
+  // the fixed part. Longer ids are refused at resolve time once the name would
+  // pass 63 bytes (a 64-character id never fits beside any fixed text).
+  runtime_config sample;
+  sample.database_template = database_template;
+  auto name = tenant_naming{sample}.database_for("a");
+  if (auto problem = database_name_problem(name))
+    return json_quoted(database_template)
+           + " yields unusable database names; for tenant id \"a\": " + *problem;
+  return std::nullopt;
+}
+
+std::string cluster_list(const runtime_config& cfg) {
+  std::string names;
+  for (const auto& [name, cluster] : cfg.clusters)
+    names += (names.empty() ? "" : ", ") + json_quoted(name);
+  return names.empty() ? "none" : names;
+}
+
+class config_checker {
+public:
+  explicit config_checker(const runtime_config& cfg) :
+    cfg_(cfg) {}
+
+  problem_list run() {
+    check_clusters();
+    check_cluster_name(cfg_.default_cluster, "default_cluster");
+    if (!cfg_.main_cluster.empty())
+      check_cluster_name(cfg_.main_cluster, "main_cluster");
+    check_routing();
+    if (auto problem = database_template_problem(cfg_.database_template))
+      add("database_template", *problem);
+    if (auto problem = database_name_problem(cfg_.main_database))
+      add("main_database", *problem);
+    at_least(cfg_.pool_maintenance_interval_ms, 1, "pool_maintenance_interval_ms");
+    check_registry();
+    at_least(cfg_.executor.threads, 1, "executor.threads");
+    at_most(cfg_.executor.threads, max_threads, "executor.threads");
+    at_least(cfg_.executor.max_queue, 1, "executor.max_queue");
+    at_most(cfg_.scheduler.threads, max_threads, "scheduler.threads");
+    check_log_level();
+    return std::move(out_);
+  }
+
+private:
+  void add(std::string path, std::string reason) {
+    out_.push_back({std::move(path), std::move(reason)});
+  }
+
+  void at_least(uint32_t value, uint32_t min, std::string path) {
+    if (value < min)
+      add(std::move(path),
+          "must be at least " + std::to_string(min) + ", got " + std::to_string(value));
+  }
+
+  void at_most(uint32_t value, uint32_t max, std::string path) {
+    if (value > max)
+      add(std::move(path),
+          "must be at most " + std::to_string(max) + ", got " + std::to_string(value));
+  }
+
+  void check_clusters() {
+    if (cfg_.clusters.empty())
+      add("clusters", "at least one cluster is required");
+    for (const auto& [name, cluster] : cfg_.clusters) {
+      auto path = join_path("clusters", name);
+      if (name.empty())
+        add(path, "a cluster name must not be empty");
+      if (cluster.name != name)
+        add(path, "cluster_config::name " + json_quoted(cluster.name) + " differs from its key");
+      if (auto problem = uri_problem(cluster.uri))
+        add(join_path(path, "uri"), *problem);
+      const auto& pool = cluster.pool;
+      at_least(pool.max_pool_size, 1, join_path(path, "max_pool_size"));
+      if (pool.min_pool_size > pool.max_pool_size)
+        add(join_path(path, "min_pool_size"), "must not exceed max_pool_size ("
+                                                + std::to_string(pool.max_pool_size) + "), got "
+                                                + std::to_string(pool.min_pool_size));
+      at_least(pool.max_idle_time_ms, 1, join_path(path, "max_idle_time_ms"));
+      at_least(pool.wait_queue_timeout_ms, 1, join_path(path, "wait_queue_timeout_ms"));
+      at_least(pool.socket_timeout_ms, 1, join_path(path, "socket_timeout_ms"));
+      at_least(pool.server_selection_timeout_ms, 1, join_path(path, "server_selection_timeout_ms"));
+      at_least(pool.connect_timeout_ms, 1, join_path(path, "connect_timeout_ms"));
+    }
+  }
+
+  void check_cluster_name(const std::string& name, std::string path) {
+    // With no cluster at all, "at least one cluster" says it all.
+    if (!cfg_.clusters.empty() && cfg_.clusters.count(name) == 0)
+      add(std::move(path), "names cluster " + json_quoted(name)
+                             + ", which is not configured (clusters: " + cluster_list(cfg_) + ")");
+  }
+
+  void check_routing() {
+    for (const auto& [tenant, cluster] : cfg_.routing.exact) {
+      auto path = join_path("routing.exact", tenant);
+      if (auto problem = tenant_id_problem(tenant))
+        add(path, *problem);
+      check_cluster_name(cluster, path);
+    }
+    for (const auto& [prefix, cluster] : cfg_.routing.prefix) {
+      auto path = join_path("routing.prefix", prefix);
+      if (prefix.empty())
+        add(path, "an empty prefix would match every tenant; use default_cluster instead");
+      else if (auto problem = tenant_id_problem(prefix))
+        add(path, "no tenant id could match this prefix: " + *problem);
+      check_cluster_name(cluster, path);
+    }
+  }
+
+  void check_registry() {
+    const auto& r = cfg_.registry;
+    at_least(r.max_tenant_connections, 1, "registry.max_tenant_connections");
+    at_least(r.idle_timeout_ms, 1, "registry.idle_timeout_ms");
+    at_least(r.cleanup_interval_ms, min_cleanup_interval_ms, "registry.cleanup_interval_ms");
+    at_least(r.wait_queue_timeout_ms, 1, "registry.wait_queue_timeout_ms");
+    at_least(r.main_ping_interval_ms, 1, "registry.main_ping_interval_ms");
+    const auto& q = r.quarantine;
+    at_least(q.crash_window_ms, 1, "registry.quarantine.crash_window_ms");
+    at_least(q.backoff_ms, 1, "registry.quarantine.backoff_ms");
+    if (q.max_backoff_ms < q.backoff_ms)
+      add("registry.quarantine.max_backoff_ms", "must be at least backoff_ms ("
+                                                  + std::to_string(q.backoff_ms) + "), got "
+                                                  + std::to_string(q.max_backoff_ms));
+  }
+
+  void check_log_level() {
+    const auto& level = cfg_.logging.level;
+    if (std::find(log_levels.begin(), log_levels.end(), level) != log_levels.end())
+      return;
+    std::string choices;
+    for (auto name : log_levels)
+      choices += (choices.empty() ? "" : ", ") + std::string{name};
+    add("logging.level", json_quoted(level) + " is not a log level; use one of " + choices);
+  }
+
+  const runtime_config& cfg_;
+  problem_list out_;
+};
+
+std::string describe(const problem_list& problems, const std::string& source) {
+  std::string text;
+  for (const auto& problem : problems) {
+    if (!text.empty())
+      text += '\n';
+    if (!source.empty())
+      text += source + ": ";
+    if (!problem.path.empty())
+      text += problem.path + ": ";
+    text += problem.reason;
+  }
+  return text.empty() ? "invalid configuration" : text;
+}
+
+} // namespace
+
+config_error::config_error(std::vector<config_problem> problems, std::string source) :
+  std::runtime_error(describe(problems, source)),
+  problems_(std::move(problems)),
+  source_(std::move(source)) {}
+
+std::optional<std::string> process_environment(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr)
+    return std::nullopt;
+  return std::string{value};
+}
+
+runtime_config parse_config(const std::string& json_text, const environment_lookup& env) {
+  problem_list problems;
+  auto document = parse_document(json_text, problems);
+  if (!document)
+    throw config_error(std::move(problems));
+  runtime_config cfg;
+  if (document->is_object())
+    read_value(*document, "", cfg, problems);
+  else
+    problems.push_back(
+      {"", "the configuration must be a JSON object, got " + describe_type(*document)});
+  auto overrides = apply_environment(cfg, env);
+  auto unreadable = problems;
+  for (auto& problem : validate(cfg)) {
+    auto echoes = std::any_of(unreadable.begin(), unreadable.end(), [&](const config_problem& p) {
+      return !p.path.empty() && is_under(problem.path, p.path);
+    });
+    if (echoes)
+      continue;
+    for (const auto& [path, variable] : overrides)
+      if (problem.path == path)
+        problem.reason += " (value from environment variable " + variable + ")";
+    problems.push_back(std::move(problem));
+  }
+  if (!problems.empty())
+    throw config_error(std::move(problems));
+  return cfg;
+}
+
+runtime_config load_config(const std::string& path) {
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored))
+    throw config_error({{"", "cannot read the configuration file: it is a directory"}}, path);
+  std::ifstream file(path, std::ios::binary);
+  if (!file)
+    throw config_error(
+      {{"", "cannot read the configuration file: " + std::generic_category().message(errno)}},
+      path);
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad())
+    throw config_error({{"", "cannot read the configuration file: read error"}}, path);
+  try {
+    return parse_config(text.str(), process_environment);
+  } catch (const config_error& error) {
+    throw config_error(error.problems(), path);
+  }
+}
+
+std::vector<config_problem> validate(const runtime_config& cfg) {
+  return config_checker{cfg}.run();
+}
+
+std::string redact_uri(const std::string& uri) {
+  std::string_view text = uri;
+  auto scheme_end = text.find("://");
+  auto start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  std::string out{text.substr(0, start)};
+  auto rest = text.substr(start);
+  if (auto at = userinfo_end(rest); at != std::string_view::npos) {
+    auto userinfo = rest.substr(0, at);
+    auto colon = userinfo.find(':');
+    out += colon == std::string_view::npos ? std::string{userinfo}
+                                           : std::string{userinfo.substr(0, colon)} + ":***";
+    out += '@';
+    rest.remove_prefix(at + 1);
+  }
+  auto query = rest.find('?');
+  out += rest.substr(0, query);
+  if (query != std::string_view::npos)
+    out += "?" + redact_query(rest.substr(query + 1));
+  return out;
+}
+
+nlohmann::ordered_json to_json(const runtime_config& cfg, redaction mode) {
+  auto out = ordered_json::object();
+  json_writer writer{out, mode};
+  visit_fields(writer, cfg);
+  return out;
+}
+
+} // namespace tenantrt

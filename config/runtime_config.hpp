@@ -71,6 +71,8 @@ struct registry_config {
   uint32_t wait_queue_timeout_ms = 5000;
   /// Bound on callers waiting at the limit; beyond it they fail at once.
   uint32_t max_waiters = 1000;
+  /// Period of the main database's health ping.
+  uint32_t main_ping_interval_ms = 10000;
   quarantine_config quarantine;
 };
 
@@ -94,7 +96,8 @@ struct logging_config {
 
 /// The whole configuration file.
 struct runtime_config {
-  std::map<std::string, cluster_config> clusters{{"default", cluster_config{"default"}}};
+  std::map<std::string, cluster_config> clusters{
+    {"default", cluster_config{"default", "mongodb://127.0.0.1:27017", false, pool_settings{}}}};
   /// Cluster for tenants no routing rule names; MONGODB_URI overrides its uri.
   std::string default_cluster = "default";
   routing_config routing;

@@ -1,0 +1,71 @@
+#include "runtime/command_document.hpp"
+
+#include <algorithm>
+#include <array>
+#include <string_view>
+
+namespace tenantrt {
+
+namespace {
+
+// Database commands a service sends through a tenant (sorted for lookup).
+constexpr std::array<std::string_view, 44> known_commands = {
+  "abortTransaction", "aggregate",      "buildInfo",     "bulkWrite",
+  "collMod",          "collStats",      "commitTransaction", "count",
+  "create",           "createIndexes",  "dbStats",       "delete",
+  "distinct",         "drop",           "dropDatabase",  "dropIndexes",
+  "endSessions",      "explain",        "find",          "findAndModify",
+  "getMore",          "hello",          "insert",        "isMaster",
+  "killCursors",      "listCollections", "listDatabases", "listIndexes",
+  "mapReduce",        "ping",           "reIndex",       "renameCollection",
+  "serverStatus",     "startSession",   "update",        "validate",
+  "configureFailPoint", "connectionStatus", "currentOp",  "getLastError",
+  "getParameter",     "hostInfo",       "ismaster",      "killOp",
+};
+
+std::optional<std::string> object_problem(bool is_object, size_t size) {
+  if (!is_object)
+    return std::string{"a command must be a JSON object such as {\"ping\": 1}"};
+  if (size == 0)
+    return std::string{"a command must not be empty: its first key names the command"};
+  return std::nullopt;
+}
+
+} // namespace
+
+bool is_known_command_name(const std::string& name) {
+  return std::find(known_commands.begin(), known_commands.end(), name) != known_commands.end();
+}
+
+command_text_result command_text(const nlohmann::ordered_json& command) {
+  if (auto problem = object_problem(command.is_object(), command.size()))
+    return {std::nullopt, *problem};
+  return {command.dump(), {}};
+}
+
+command_text_result command_text(const nlohmann::json& command) {
+  if (auto problem = object_problem(command.is_object(), command.size()))
+    return {std::nullopt, *problem};
+  std::string name;
+  for (auto& [key, value] : command.items())
+    if (is_known_command_name(key)) {
+      if (!name.empty())
+        return {std::nullopt, "the command names both '" + name + "' and '" + key
+                                + "'; pass nlohmann::ordered_json to fix the order"};
+      name = key;
+    }
+  if (name.empty()) {
+    if (command.size() == 1)
+      return {command.dump(), {}};
+    return {std::nullopt, "no known command name among the keys; pass nlohmann::ordered_json "
+                          "with the command name first"};
+  }
+  nlohmann::ordered_json ordered;
+  ordered[name] = command.at(name);
+  for (auto& [key, value] : command.items())
+    if (key != name)
+      ordered[key] = value;
+  return {ordered.dump(), {}};
+}
+
+} // namespace tenantrt

@@ -1,0 +1,227 @@
+#include "runtime/runtime.hpp"
+
+#include <stdexcept>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/pool_maintainer.hpp"
+#include "actors/registry.hpp"
+#include "runtime/blocking_executor.hpp"
+#include "runtime/command_document.hpp"
+#include "runtime/logging.hpp"
+#include "runtime/mongo_backend.hpp"
+
+namespace tenantrt {
+
+namespace {
+
+std::unique_ptr<caf::actor_system_config> make_system_config(const runtime_config& config) {
+  auto cfg = std::make_unique<caf::actor_system_config>();
+  if (config.scheduler.threads > 0)
+    cfg->set("scheduler.max-threads", static_cast<size_t>(config.scheduler.threads));
+  cfg->set("logger.console-verbosity", caf::atom("quiet"));
+  cfg->set("logger.file-verbosity", caf::atom("quiet"));
+  cfg->add_error_category(error_category_atom,
+                          [](uint8_t code, caf::atom_value, const caf::message& context) {
+                            std::string text{to_string(static_cast<errc>(code))};
+                            if (context.match_element<std::string>(0))
+                              text += ": " + context.get_as<std::string>(0);
+                            return text;
+                          });
+  return cfg;
+}
+
+result result_from_reply(const std::string& reply_json) {
+  result out;
+  try {
+    out.reply = nlohmann::json::parse(reply_json);
+  } catch (const nlohmann::json::exception& e) {
+    out.code = errc::internal;
+    out.message = std::string{"server reply is not JSON: "} + e.what();
+  }
+  return out;
+}
+
+template <class Reply, class... Message>
+Reply ask(caf::actor_system& system, const registry_actor& registry,
+          std::chrono::milliseconds timeout, const char* what, Message... message) {
+  caf::scoped_actor self{system};
+  Reply out{};
+  std::string failure;
+  self->request(registry, timeout, message...)
+    .receive([&](Reply& reply) { out = std::move(reply); },
+             [&](caf::error& err) { failure = message_of(err); });
+  if (!failure.empty())
+    throw std::runtime_error(std::string{what} + " failed: " + failure);
+  return out;
+}
+
+} // namespace
+
+result result_from_error(const caf::error& err) {
+  result out;
+  out.code = errc_of(err);
+  out.message = message_of(err);
+  auto reply = reply_of(err);
+  if (!reply.empty())
+    out.reply = nlohmann::json::parse(reply, nullptr, false);
+  return out;
+}
+
+runtime::runtime(runtime_config config) : config_(std::move(config)) {
+  own_system_config_ = make_system_config(config_);
+  own_system_ = std::make_unique<caf::actor_system>(*own_system_config_);
+  system_ = own_system_.get();
+  start();
+}
+
+runtime::runtime(caf::actor_system& system, runtime_config config)
+  : config_(std::move(config)), system_(&system) {
+  start();
+}
+
+runtime::~runtime() {
+  shutdown();
+}
+
+void runtime::start() {
+  if (!set_log_level(config_.logging.level))
+    throw std::runtime_error("logging.level: unknown level '" + config_.logging.level + "'");
+  executor_ = std::make_shared<blocking_executor>(config_.executor.threads,
+                                                  config_.executor.max_queue);
+  backend_ = std::make_shared<mongo_backend>(config_, executor_);
+  backend_->warm_up();
+  registry_ = system_->spawn(registry_impl, config_,
+                             std::static_pointer_cast<command_backend>(backend_));
+  std::weak_ptr<mongo_backend> weak_backend = backend_;
+  maintainer_ = system_->spawn(
+    pool_maintainer_impl,
+    [weak_backend] {
+      if (auto backend = weak_backend.lock())
+        backend->maintain_all();
+    },
+    std::chrono::duration_cast<caf::timespan>(
+      std::chrono::milliseconds{config_.pool_maintenance_interval_ms}));
+  log().info("tenantrt started: {} cluster(s), default '{}', main database '{}'",
+             config_.clusters.size(), config_.default_cluster, config_.main_database);
+}
+
+void runtime::submit(const std::string& tenant_id, std::optional<std::string> command_text,
+                     std::string text_error, result_callback callback) {
+  if (!command_text) {
+    callback(result{errc::bad_command, std::move(text_error), {}});
+    return;
+  }
+  if (stopped_) {
+    callback(result{errc::shutting_down, "tenantrt is shut down", {}});
+    return;
+  }
+  auto registry = registry_;
+  system_->spawn([registry, tenant_id, text = std::move(*command_text),
+                  callback = std::move(callback)](caf::event_based_actor* self) mutable {
+    self->request(registry, caf::infinite, run_atom::value, tenant_id, std::move(text))
+      .then([callback](std::string& reply) { callback(result_from_reply(reply)); },
+            [callback](caf::error& err) { callback(result_from_error(err)); });
+  });
+}
+
+void runtime::run_command(const std::string& tenant_id, const nlohmann::json& command,
+                          result_callback callback) {
+  auto text = command_text(command);
+  submit(tenant_id, std::move(text.text), std::move(text.error), std::move(callback));
+}
+
+void runtime::run_command(const std::string& tenant_id, const nlohmann::ordered_json& command,
+                          result_callback callback) {
+  auto text = command_text(command);
+  submit(tenant_id, std::move(text.text), std::move(text.error), std::move(callback));
+}
+
+std::future<result> runtime::run_command(const std::string& tenant_id,
+                                         const nlohmann::json& command) {
+  auto promise = std::make_shared<std::promise<result>>();
+  auto future = promise->get_future();
+  run_command(tenant_id, command, [promise](result r) { promise->set_value(std::move(r)); });
+  return future;
+}
+
+std::future<result> runtime::run_command(const std::string& tenant_id,
+                                         const nlohmann::ordered_json& command) {
+  auto promise = std::make_shared<std::promise<result>>();
+  auto future = promise->get_future();
+  run_command(tenant_id, command, [promise](result r) { promise->set_value(std::move(r)); });
+  return future;
+}
+
+std::future<result> runtime::run_main_command(const nlohmann::ordered_json& command) {
+  auto promise = std::make_shared<std::promise<result>>();
+  auto future = promise->get_future();
+  auto text = command_text(command);
+  if (!text.text || stopped_) {
+    promise->set_value(text.text ? result{errc::shutting_down, "tenantrt is shut down", {}}
+                                 : result{errc::bad_command, text.error, {}});
+    return future;
+  }
+  auto registry = registry_;
+  system_->spawn([registry, text = std::move(*text.text), promise](caf::event_based_actor* self) {
+    self->request(registry, caf::infinite, main_atom::value, text)
+      .then([promise](std::string& reply) { promise->set_value(result_from_reply(reply)); },
+            [promise](caf::error& err) { promise->set_value(result_from_error(err)); });
+  });
+  return future;
+}
+
+runtime_stats runtime::stats(std::chrono::milliseconds timeout) {
+  runtime_stats out;
+  out.registry = ask<registry_stats>(*system_, registry_, timeout, "stats", stats_atom::value);
+  out.pools = backend_->pool_counters_by_cluster();
+  for (auto& [cluster, counters] : out.pools)
+    out.total_connections += counters.open;
+  return out;
+}
+
+std::vector<std::string> runtime::cleanup(std::chrono::milliseconds timeout) {
+  return ask<std::vector<std::string>>(*system_, registry_, timeout, "cleanup",
+                                       cleanup_atom::value);
+}
+
+bool runtime::evict(const std::string& tenant_id, std::chrono::milliseconds timeout) {
+  return ask<bool>(*system_, registry_, timeout, "evict", evict_atom::value, tenant_id);
+}
+
+bool runtime::shutdown(std::chrono::milliseconds drain_timeout) {
+  if (stopped_.exchange(true))
+    return true;
+  bool drained = false;
+  {
+    caf::scoped_actor self{*system_};
+    auto span = std::chrono::duration_cast<caf::timespan>(drain_timeout);
+    // The registry answers by its own deadline; the margin covers a stuck system.
+    self->request(registry_, drain_timeout + std::chrono::seconds{5}, drain_atom::value, span)
+      .receive([&](bool all_done) { drained = all_done; },
+               [&](caf::error& err) {
+                 log().error("drain failed: {}", message_of(err));
+                 self->send_exit(registry_, caf::exit_reason::kill);
+               });
+    self->send(maintainer_, drain_atom::value);
+  }
+  backend_->shutdown();
+  executor_->shutdown();
+  log().info("tenantrt stopped ({})", drained ? "drained" : "drain timed out");
+  own_system_.reset(); // waits for every actor
+  return drained;
+}
+
+registry_actor runtime::registry() const {
+  return registry_;
+}
+
+caf::actor_system& runtime::system() {
+  return *system_;
+}
+
+} // namespace tenantrt

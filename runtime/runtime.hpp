@@ -1,0 +1,137 @@
+#pragma once
+// The embedding facade: what a C++ service uses without knowing CAF.
+//
+//   tenantrt::runtime rt{tenantrt::load_config("tenantrt.json")};
+//   auto r = rt.run_command("org42", R"({"find":"orders","filter":{}})"_json).get();
+//   rt.run_command("org43", cmd, [](tenantrt::result r) { ... });
+//   auto s = rt.stats();
+//   rt.shutdown(std::chrono::seconds{10});
+//
+// It owns (or borrows) a CAF actor system, the blocking executor, the
+// physical pools (mongo_backend), the registry actor and the pool
+// maintainer. A CAF service can talk to registry() directly instead.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <map>
+#include <optional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/protocol.hpp"
+#include "config/runtime_config.hpp"
+#include "runtime/cluster_pool.hpp"
+#include "runtime/errc.hpp"
+
+namespace caf {
+class actor_system;
+class actor_system_config;
+} // namespace caf
+
+namespace tenantrt {
+
+class blocking_executor;
+class mongo_backend;
+
+/// Outcome of one command run through the facade.
+struct result {
+  /// errc::none on success.
+  errc code = errc::none;
+  /// Why it failed (empty on success); never contains a secret.
+  std::string message;
+  /// The server's reply (success, and command_failed when the server sent one).
+  nlohmann::json reply;
+
+  bool ok() const noexcept { return code == errc::none; }
+};
+
+/// A snapshot of the registry and of every cluster's physical pool.
+struct runtime_stats {
+  registry_stats registry;
+  std::map<std::string, pool_counters> pools;
+  /// Physical connections open across every pool.
+  uint64_t total_connections = 0;
+};
+
+using result_callback = std::function<void(result)>;
+
+class runtime {
+public:
+  /// Starts a runtime with its own actor system. Throws std::runtime_error if
+  /// a cluster URI cannot be parsed by the driver.
+  explicit runtime(runtime_config config);
+
+  /// Starts a runtime inside an existing CAF actor system (a CAF service).
+  runtime(caf::actor_system& system, runtime_config config);
+
+  /// Drains (shutdown with the default 10 s) unless shutdown() already ran.
+  ~runtime();
+
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  /// Runs a command on the tenant's database; the future never throws for
+  /// runtime failures, it carries them in result::code.
+  std::future<result> run_command(const std::string& tenant_id, const nlohmann::json& command);
+  std::future<result> run_command(const std::string& tenant_id,
+                                  const nlohmann::ordered_json& command);
+
+  /// Same, completing through a callback. The callback runs on one of the
+  /// runtime's threads: it must not block (hand heavy work elsewhere).
+  void run_command(const std::string& tenant_id, const nlohmann::json& command,
+                   result_callback callback);
+  void run_command(const std::string& tenant_id, const nlohmann::ordered_json& command,
+                   result_callback callback);
+
+  /// Runs a command on the main database (the service's shared data).
+  std::future<result> run_main_command(const nlohmann::ordered_json& command);
+
+  /// Registry and pool figures; throws std::runtime_error if the registry
+  /// does not answer within timeout.
+  runtime_stats stats(std::chrono::milliseconds timeout = std::chrono::seconds{5});
+
+  /// Reaps idle tenants now; returns their ids.
+  std::vector<std::string> cleanup(std::chrono::milliseconds timeout = std::chrono::seconds{5});
+
+  /// Retires one tenant now (after its in-flight work); false if not active.
+  bool evict(const std::string& tenant_id,
+             std::chrono::milliseconds timeout = std::chrono::seconds{5});
+
+  /// Stops taking work, drains in-flight operations up to drain_timeout,
+  /// stops every actor and closes every connection. Returns true when all
+  /// work finished in time. Idempotent.
+  bool shutdown(std::chrono::milliseconds drain_timeout = std::chrono::seconds{10});
+
+  /// The registry, for CAF services (see actors/protocol.hpp).
+  registry_actor registry() const;
+
+  /// The actor system the runtime's actors live in.
+  caf::actor_system& system();
+
+  const runtime_config& config() const noexcept { return config_; }
+
+private:
+  void start();
+  void submit(const std::string& tenant_id, std::optional<std::string> command_text,
+              std::string text_error, result_callback callback);
+
+  runtime_config config_;
+  std::unique_ptr<caf::actor_system_config> own_system_config_;
+  std::unique_ptr<caf::actor_system> own_system_;
+  caf::actor_system* system_ = nullptr;
+  std::shared_ptr<blocking_executor> executor_;
+  std::shared_ptr<mongo_backend> backend_;
+  registry_actor registry_;
+  pool_maintainer_actor maintainer_;
+  std::atomic<bool> stopped_{false};
+};
+
+/// Builds a result from an error raised by the actors.
+result result_from_error(const caf::error& err);
+
+} // namespace tenantrt

@@ -1,1 +1,375 @@
-print("placeholder")
+#!/usr/bin/python3
+"""Protocol test of tools/dev-mongo/dev_mongo.py through a real driver.
+
+Starts the server as a subprocess (``--port 0``), talks to it with Debian's
+pymongo and checks CRUD round trips, connection accounting, the connection
+limit, the failCommand fail point and error replies.
+
+Run: /usr/bin/python3 tests/tools/dev_mongo_test.py   (exit status 0 = pass)
+Needs: python3-mockupdb python3-mongomock python3-pymongo (Debian).
+"""
+
+import os
+import re
+import select
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+
+import bson
+import pymongo
+from pymongo.errors import (AutoReconnect, DuplicateKeyError,
+                            OperationFailure, ServerSelectionTimeoutError)
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+DEV_MONGO = os.path.join(REPO, "tools", "dev-mongo", "dev_mongo.py")
+PYTHON = "/usr/bin/python3"  # Debian's, with mockupdb and mongomock
+
+
+class DevMongoProcess:
+    """dev_mongo.py in a subprocess; stderr goes to a temp file."""
+
+    def __init__(self, *args):
+        self.log = tempfile.NamedTemporaryFile(
+            prefix="dev-mongo-test-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(
+            [PYTHON, DEV_MONGO, "--port", "0"] + list(args),
+            stdout=subprocess.PIPE, stderr=self.log)
+        self.log.close()  # the child has its own descriptor
+        line = self._read_line(timeout=20)
+        match = re.fullmatch(
+            rb"dev-mongo listening on 127\.0\.0\.1:(\d+)\n", line)
+        if not match:
+            self.proc.kill()
+            raise RuntimeError("unexpected first line %r; log: %s"
+                               % (line, self.stderr()))
+        self.port = int(match.group(1))
+
+    def _read_line(self, timeout):
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        line = b""
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                break
+            chunk = os.read(fd, 1)
+            if not chunk:
+                break
+            line += chunk
+        return line
+
+    def stderr(self):
+        with open(self.log.name, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def client(self, **kwargs):
+        kwargs.setdefault("serverSelectionTimeoutMS", 3000)
+        kwargs.setdefault("connectTimeoutMS", 3000)
+        return pymongo.MongoClient("127.0.0.1", self.port, **kwargs)
+
+    def stop(self):
+        """SIGTERM; returns the exit status."""
+        self.proc.terminate()
+        try:
+            return self.proc.wait(10)
+        finally:
+            self.proc.stdout.close()
+            os.unlink(self.log.name)
+
+
+def raw_command(sock, doc):
+    """Sends one OP_MSG command on a raw socket and returns the reply."""
+    body = struct.pack("<I", 0) + b"\x00" + bson.encode(doc)
+    sock.sendall(struct.pack("<iiii", 16 + len(body), 7, 0, 2013) + body)
+    header = recv_exactly(sock, 16)
+    length = struct.unpack("<i", header[:4])[0]
+    payload = recv_exactly(sock, length - 16)
+    return bson.decode(payload[5:])
+
+
+def recv_exactly(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed by server")
+        data += chunk
+    return data
+
+
+def wait_until(predicate, timeout=5.0):
+    """Polls an external condition (the server sees closes asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(0.02)
+
+
+class DevMongoTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = DevMongoProcess()
+        cls.client = cls.server.client()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        status = cls.server.stop()
+        assert status == 0, "dev-mongo exited with %r" % status
+
+    def tearDown(self):
+        self.client.admin.command("configureFailPoint", "failCommand",
+                                  mode="off")
+
+    def connections(self):
+        return self.client.admin.command("serverStatus")["connections"]
+
+    def settled_connections(self):
+        """serverStatus.connections once only self.client is connected.
+
+        self.client holds two sockets (monitor and pool); other tests' closed
+        clients may still be on their way out.
+        """
+        self.assertTrue(wait_until(
+            lambda: self.connections()["current"] == 2), self.connections())
+        return self.connections()
+
+    def test_ping_build_info_hello(self):
+        self.assertEqual(self.client.admin.command("ping")["ok"], 1.0)
+        info = self.client.server_info()
+        self.assertTrue(info["version"].startswith("5."))
+        hello = self.client.admin.command("isMaster")
+        self.assertTrue(hello["ismaster"])
+        self.assertGreaterEqual(hello["maxWireVersion"], 6)
+        self.assertNotIn("topologyVersion", hello)
+        self.assertTrue(self.client.admin.command("hello")["isWritablePrimary"])
+
+    def test_crud_round_trip(self):
+        coll = self.client.crud_db.items
+        coll.drop()
+        docs = [{"_id": i, "name": "item%02d" % i, "qty": i * 10,
+                 "tags": ["even" if i % 2 == 0 else "odd"]} for i in range(25)]
+        self.assertEqual(coll.insert_many(docs).inserted_ids, list(range(25)))
+
+        found = list(coll.find({"tags": "even", "qty": {"$gte": 40}},
+                               {"name": 1, "_id": 0})
+                     .sort("qty", pymongo.DESCENDING).skip(1).limit(3))
+        self.assertEqual(found, [{"name": "item22"}, {"name": "item20"},
+                                 {"name": "item18"}])
+        # Small batches go through getMore.
+        batched = list(coll.find({}, {"_id": 1}).sort("_id", 1).batch_size(4))
+        self.assertEqual([d["_id"] for d in batched], list(range(25)))
+
+        count = self.client.crud_db.command("count", "items",
+                                            query={"qty": {"$lt": 100}})
+        self.assertEqual(count["n"], 10)
+        self.assertEqual(coll.count_documents({"tags": "odd"}), 12)
+
+        result = coll.update_many({"qty": {"$gte": 200}},
+                                  {"$inc": {"qty": 1}, "$set": {"big": True}})
+        self.assertEqual((result.matched_count, result.modified_count),
+                         (5, 5))
+        self.assertEqual(coll.find_one({"_id": 24})["qty"], 241)
+        result = coll.update_one({"_id": 100}, {"$set": {"qty": 7}},
+                                 upsert=True)
+        self.assertEqual(result.upserted_id, 100)
+        result = coll.replace_one({"_id": 3}, {"name": "three"})
+        self.assertEqual(result.modified_count, 1)
+        self.assertEqual(coll.find_one({"_id": 3}), {"_id": 3,
+                                                     "name": "three"})
+        raw = self.client.crud_db.command(
+            "update", "items",
+            updates=[{"q": {"big": True}, "u": {"$set": {"big": False}},
+                      "multi": True},
+                     {"q": {"_id": 101}, "u": {"$set": {"qty": 1}},
+                      "upsert": True}])
+        self.assertEqual(raw["n"], 6)
+        self.assertEqual(raw["nModified"], 5)
+        self.assertEqual(raw["upserted"], [{"index": 1, "_id": 101}])
+
+        with self.assertRaises(DuplicateKeyError) as ctx:
+            coll.insert_one({"_id": 5})
+        self.assertEqual(ctx.exception.code, 11000)
+        # Sparse: the upserted documents have no name (two nulls collide).
+        coll.create_index("name", unique=True, sparse=True)
+        with self.assertRaises(DuplicateKeyError):
+            coll.insert_one({"_id": 500, "name": "item07"})
+
+        self.assertEqual(coll.delete_one({"tags": "odd"}).deleted_count, 1)
+        # qty < 50: _id 0, 2, 4 and the upserted 100 (qty 7) and 101 (qty 1).
+        self.assertEqual(coll.delete_many({"qty": {"$lt": 50}}).deleted_count,
+                         5)
+        self.assertEqual(coll.count_documents({}), 27 - 1 - 5)
+        self.assertIn("crud_db", self.client.list_database_names())
+        self.client.drop_database("crud_db")
+        self.assertEqual(coll.count_documents({}), 0)
+
+    def test_connections_current_goes_up_and_down(self):
+        before = self.settled_connections()
+        clients = [self.server.client() for _ in range(4)]
+        for c in clients:
+            c.admin.command("ping")
+        # Each pymongo client holds a monitor socket and a pooled socket.
+        during = self.connections()
+        self.assertEqual(during["current"], before["current"] + 8)
+        self.assertGreaterEqual(during["totalCreated"],
+                                before["totalCreated"] + 8)
+        for c in clients:
+            c.close()
+        self.assertTrue(wait_until(
+            lambda: self.connections()["current"] == before["current"]),
+            self.connections())
+
+    def test_hundreds_of_raw_connections(self):
+        base = self.settled_connections()["current"]
+        socks = [socket.create_connection(("127.0.0.1", self.server.port))
+                 for _ in range(300)]
+        try:
+            self.assertTrue(wait_until(
+                lambda: self.connections()["current"] == base + 300))
+            self.assertEqual(raw_command(socks[-1], {"ping": 1,
+                                                     "$db": "admin"})["ok"],
+                             1.0)
+        finally:
+            for s in socks:
+                s.close()
+        self.assertTrue(wait_until(
+            lambda: self.connections()["current"] == base))
+
+    def test_unknown_command(self):
+        with self.assertRaises(OperationFailure) as ctx:
+            self.client.admin.command("frobnicate")
+        self.assertEqual(ctx.exception.code, 59)
+        self.assertIn("frobnicate", ctx.exception.details["errmsg"])
+        self.assertEqual(ctx.exception.details["codeName"], "CommandNotFound")
+
+    def test_fail_command_error_code(self):
+        coll = self.client.fp_db.c
+        coll.insert_one({"_id": 1})
+        self.client.admin.command(
+            "configureFailPoint", "failCommand", mode={"times": 2},
+            data={"failCommands": ["find"], "errorCode": 2})
+        for _ in range(2):
+            with self.assertRaises(OperationFailure) as ctx:
+                coll.find_one({"_id": 1})
+            self.assertEqual(ctx.exception.code, 2)
+        self.assertEqual(coll.find_one({"_id": 1}), {"_id": 1})  # used up
+
+        self.client.admin.command(
+            "configureFailPoint", "failCommand", mode="alwaysOn",
+            data={"failCommands": ["insert"], "errorCode": 2})
+        for i in range(3):
+            with self.assertRaises(OperationFailure):
+                coll.insert_one({"_id": 10 + i})
+        self.client.admin.command("configureFailPoint", "failCommand",
+                                  mode="off")
+        coll.insert_one({"_id": 10})
+        self.assertEqual(coll.count_documents({}), 2)
+
+    def test_fail_command_close_connection(self):
+        client = self.server.client(retryReads=False, retryWrites=False)
+        try:
+            client.admin.command("ping")
+            created = self.connections()["totalCreated"]
+            self.client.admin.command(
+                "configureFailPoint", "failCommand", mode={"times": 1},
+                data={"failCommands": ["ping"], "closeConnection": True})
+            with self.assertRaises(AutoReconnect):
+                client.admin.command("ping")
+            self.assertEqual(client.admin.command("ping")["ok"], 1.0)
+            # The driver had to open a new connection.
+            self.assertGreater(self.connections()["totalCreated"], created)
+        finally:
+            client.close()
+
+    def test_fail_command_block_connection(self):
+        client = self.server.client()
+        try:
+            client.admin.command("ping")
+            self.client.admin.command(
+                "configureFailPoint", "failCommand", mode={"times": 1},
+                data={"failCommands": ["dbStats"], "blockConnection": True,
+                      "blockTimeMS": 400})
+            start = time.monotonic()
+            client.blk.command("dbStats")
+            self.assertGreaterEqual(time.monotonic() - start, 0.35)
+        finally:
+            client.close()
+
+    def test_fail_command_app_name(self):
+        other = self.server.client(appName="victim")
+        try:
+            self.client.admin.command(
+                "configureFailPoint", "failCommand", mode="alwaysOn",
+                data={"failCommands": ["ping"], "errorCode": 2,
+                      "appName": "victim"})
+            self.assertEqual(self.client.admin.command("ping")["ok"], 1.0)
+            with self.assertRaises(OperationFailure):
+                other.admin.command("ping")
+        finally:
+            other.close()
+
+
+class MaxConnectionsTest(unittest.TestCase):
+    def test_third_connection_refused_and_counted(self):
+        server = DevMongoProcess("--max-connections", "2")
+        try:
+            first = socket.create_connection(("127.0.0.1", server.port))
+            second = socket.create_connection(("127.0.0.1", server.port))
+            # connect() returns once the kernel queued the connection; the
+            # server counts it when it accepts, a moment later.
+            self.assertTrue(wait_until(lambda: raw_command(
+                first, {"serverStatus": 1, "$db": "admin"})[
+                    "connections"]["current"] == 2))
+
+            third = socket.create_connection(("127.0.0.1", server.port))
+            third.settimeout(5)
+            with self.assertRaises((ConnectionError, OSError)):
+                raw_command(third, {"ping": 1, "$db": "admin"})
+            third.close()
+            status = raw_command(second, {"serverStatus": 1, "$db": "admin"})
+            self.assertEqual(status["connections"]["current"], 2)
+            self.assertEqual(status["connections"]["refused"], 1)
+
+            # A driver cannot get in either while both slots are taken.
+            client = server.client(serverSelectionTimeoutMS=600)
+            with self.assertRaises(ServerSelectionTimeoutError):
+                client.admin.command("ping")
+            client.close()
+
+            # A freed slot is usable again (once the server saw the close).
+            first.close()
+            fourth = None
+
+            def connect_and_ask():
+                nonlocal fourth
+                sock = socket.create_connection(("127.0.0.1", server.port))
+                try:
+                    reply = raw_command(sock, {"serverStatus": 1,
+                                               "$db": "admin"})
+                except OSError:
+                    sock.close()
+                    return None
+                fourth = sock
+                return reply
+
+            status = wait_until(connect_and_ask)
+            self.assertIsNotNone(status)
+            self.assertEqual(status["connections"]["current"], 2)
+            self.assertGreaterEqual(status["connections"]["refused"], 2)
+            fourth.close()
+            second.close()
+            self.assertIn("too many open connections", server.stderr())
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

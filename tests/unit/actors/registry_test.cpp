@@ -1,0 +1,409 @@
+// Registry behaviour on the deterministic test coordinator: limits, LRU
+// eviction, reaping by advancing the clock, wait-queue timeout, crash ->
+// monitor -> recreate -> quarantine, drain. No sleeps: virtual time only.
+
+#include "actors/registry.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
+#include "../support/actor_fixture.hpp"
+#include "../support/fake_backend.hpp"
+
+using namespace std::chrono_literals;
+
+namespace tenantrt {
+namespace {
+
+using testing::fake_backend;
+
+caf::timespan span(std::chrono::milliseconds value) {
+  return std::chrono::duration_cast<caf::timespan>(value);
+}
+
+struct RegistryTest : testing::actor_fixture {
+  std::shared_ptr<fake_backend> backend = std::make_shared<fake_backend>();
+  runtime_config config = [] {
+    runtime_config c;
+    c.registry.max_tenant_connections = 3;
+    c.registry.idle_timeout_ms = 300000;
+    c.registry.cleanup_interval_ms = 120000;
+    c.registry.wait_queue_timeout_ms = 5000;
+    c.registry.main_ping_interval_ms = 10000;
+    return c;
+  }();
+  registry_actor registry;
+
+  void start() {
+    registry = sys.spawn(registry_impl, config, std::static_pointer_cast<command_backend>(backend));
+    run();
+  }
+
+  ~RegistryTest() override {
+    if (registry)
+      caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    run();
+  }
+
+  auto run_cmd(const std::string& tenant, const std::string& command = R"({"ping":1})") {
+    return ask<std::string>(registry, run_atom::value, tenant, command);
+  }
+
+  /// Runs one command for the tenant and completes it.
+  void use(const std::string& tenant) {
+    auto reply = run_cmd(tenant);
+    backend->finish_all(tenant);
+    run();
+    ASSERT_TRUE(reply->value.has_value()) << tenant << ": " << reply->message;
+  }
+
+  registry_stats stats() {
+    auto box = ask<registry_stats>(registry, stats_atom::value);
+    EXPECT_TRUE(box->value.has_value());
+    return box->value.value_or(registry_stats{});
+  }
+
+  std::optional<tenant_stats> row(const registry_stats& s, const std::string& tenant) {
+    for (auto& r : s.tenants)
+      if (r.tenant == tenant)
+        return r;
+    return std::nullopt;
+  }
+
+  std::vector<std::string> active(const registry_stats& s) {
+    std::vector<std::string> out;
+    for (auto& r : s.tenants)
+      out.push_back(r.tenant);
+    return out;
+  }
+};
+
+TEST_F(RegistryTest, SameTenantTwiceReusesOneActorAndCountsTwoUses) {
+  start();
+  use("org42");
+  use("org42");
+  auto s = stats();
+  EXPECT_EQ(backend->opened, std::vector<std::string>{"org42"});
+  ASSERT_TRUE(row(s, "org42").has_value());
+  EXPECT_EQ(row(s, "org42")->use_count, 2u);
+  EXPECT_EQ(row(s, "org42")->database, "tenant_org42");
+  EXPECT_EQ(s.created_total, 1u);
+}
+
+TEST_F(RegistryTest, AcquireReturnsTheCachedActor) {
+  start();
+  auto first = ask<tenant_actor>(registry, acquire_atom::value, std::string{"org1"});
+  auto second = ask<tenant_actor>(registry, acquire_atom::value, std::string{"org1"});
+  ASSERT_TRUE(first->value && second->value);
+  EXPECT_EQ(*first->value, *second->value);
+  EXPECT_EQ(row(stats(), "org1")->use_count, 2u);
+}
+
+TEST_F(RegistryTest, SeveralTenantsRunAtOnce) {
+  start();
+  auto a = run_cmd("a");
+  auto b = run_cmd("b");
+  auto c = run_cmd("c");
+  auto s = stats();
+  EXPECT_EQ(s.active_tenants, 3u);
+  EXPECT_EQ(s.inflight, 3u);
+  EXPECT_EQ(row(s, "b")->inflight, 1u);
+  EXPECT_EQ(backend->finish_all("a") + backend->finish_all("b") + backend->finish_all("c"), 3u);
+  run();
+  EXPECT_TRUE(a->value && b->value && c->value);
+  EXPECT_EQ(stats().inflight, 0u);
+}
+
+TEST_F(RegistryTest, StatsJoinTenantCountersAndLatency) {
+  start();
+  use("org1");
+  auto failing = run_cmd("org1", R"({"nosuch":1})");
+  command_outcome failure;
+  failure.code = errc::command_failed;
+  failure.message = "no such command: 'nosuch'";
+  failure.reply_json = R"({"ok":0.0,"code":59})";
+  failure.latency = 3000us;
+  backend->finish(backend->unfinished("org1").at(0), failure);
+  run();
+  ASSERT_EQ(failing->error, errc::command_failed);
+  EXPECT_EQ(failing->message, "no such command: 'nosuch'");
+  auto r = row(stats(), "org1");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->counters.ops, 2u);
+  EXPECT_EQ(r->counters.errors, 1u);
+  EXPECT_EQ(r->counters.latency.count, 2u);
+  EXPECT_EQ(r->counters.latency.max_us, 3000u);
+  EXPECT_EQ(r->counters.latency.sum_us, 3100u);
+}
+
+TEST_F(RegistryTest, InvalidTenantIdNeverReachesTheBackend) {
+  start();
+  for (const std::string& bad : std::vector<std::string>{"../x", "a.b", "$cmd", "", std::string(65, 'a'),
+                                        "caf\xc3\xa9", std::string("a\0b", 3)}) {
+    auto reply = run_cmd(bad);
+    EXPECT_EQ(reply->error, errc::invalid_tenant_id) << bad;
+  }
+  EXPECT_TRUE(backend->opened.empty());
+}
+
+TEST_F(RegistryTest, NoTenantIdReachesAReservedDatabase) {
+  config.database_template = "{id}";
+  start();
+  for (std::string reserved : {"admin", "local", "config", "Admin", "CONFIG"}) {
+    auto reply = run_cmd(reserved);
+    EXPECT_EQ(reply->error, errc::invalid_tenant_id) << reserved;
+  }
+  use("org1");
+  EXPECT_EQ(backend->opened, std::vector<std::string>{"org1"});
+}
+
+TEST_F(RegistryTest, IdleTenantRetiresItselfAfterIdleTimeout) {
+  start();
+  use("org1");
+  advance(span(299s));
+  EXPECT_EQ(active(stats()), std::vector<std::string>{"org1"});
+  use("org1"); // re-arms at t=299s
+  advance(span(299s));
+  EXPECT_EQ(active(stats()), std::vector<std::string>{"org1"});
+  advance(span(2s));
+  auto s = stats();
+  EXPECT_TRUE(s.tenants.empty());
+  EXPECT_EQ(s.reaped_total, 1u);
+  EXPECT_EQ(backend->open_channels, 0u); // its channel (and pool) went with it
+}
+
+TEST_F(RegistryTest, TenantWithWorkInFlightIsNotReaped) {
+  start();
+  auto reply = run_cmd("org1");
+  advance(span(400s));
+  EXPECT_EQ(active(stats()), std::vector<std::string>{"org1"});
+  backend->finish_all("org1");
+  run();
+  EXPECT_TRUE(reply->value.has_value());
+  advance(span(301s));
+  EXPECT_TRUE(stats().tenants.empty());
+}
+
+TEST_F(RegistryTest, CleanupOnDemandReapsOnlyIdleTenants) {
+  // Tenants retire themselves on their idle timer; cleanup on demand catches
+  // what that timer cannot see, e.g. a tenant acquired and driven directly.
+  start();
+  auto actor = ask<tenant_actor>(registry, acquire_atom::value, std::string{"direct"});
+  auto direct = ask<std::string>(*actor->value, run_atom::value, std::string{R"({"ping":1})"});
+  advance(span(100s)); // below the first cleanup tick (120 s)
+  use("recent");
+  sched.advance_time(span(19s)); // t = 119 s, no tick yet
+  run();
+  auto none = ask<std::vector<std::string>>(registry, cleanup_atom::value);
+  ASSERT_TRUE(none->value.has_value());
+  EXPECT_TRUE(none->value->empty()); // nobody idle for 300 s yet
+  advance(span(120s));
+  advance(span(61s)); // t = 300 s: "direct" idle 300 s, "recent" 200 s... its timer armed at 100 s
+  auto reaped = ask<std::vector<std::string>>(registry, cleanup_atom::value);
+  ASSERT_TRUE(reaped->value.has_value());
+  EXPECT_EQ(*reaped->value, std::vector<std::string>{"direct"});
+  EXPECT_EQ(active(stats()), std::vector<std::string>{"recent"});
+  backend->finish_all("direct");
+  run();
+  EXPECT_TRUE(direct->value.has_value());
+}
+
+TEST_F(RegistryTest, CleanupTickReapsTenantsIdleInTheRegistrysView) {
+  // A CAF service that acquired the actor and runs on it directly keeps the
+  // tenant's own timer quiet; the registry's periodic tick still reaps it,
+  // and the direct work finishes (drain) before the actor stops.
+  start();
+  auto actor = ask<tenant_actor>(registry, acquire_atom::value, std::string{"direct"});
+  ASSERT_TRUE(actor->value.has_value());
+  auto direct = ask<std::string>(*actor->value, run_atom::value, std::string{R"({"ping":1})"});
+  advance(span(120s));
+  EXPECT_EQ(active(stats()), std::vector<std::string>{"direct"}); // tick 1: idle 120 s
+  advance(span(120s));
+  advance(span(120s)); // tick 3 at 360 s: idle >= 300 s
+  EXPECT_TRUE(stats().tenants.empty());
+  EXPECT_EQ(backend->open_channels, 1u); // draining: its op is still in flight
+  backend->finish_all("direct");
+  run();
+  EXPECT_TRUE(direct->value.has_value());
+  EXPECT_EQ(backend->open_channels, 0u);
+}
+
+TEST_F(RegistryTest, AtLimitEvictsLeastRecentlyUsedIdleTenant) {
+  start();
+  use("a");
+  advance(span(1s));
+  use("b");
+  advance(span(1s));
+  use("c");
+  advance(span(1s));
+  use("a"); // b is now least recently used
+  auto d = run_cmd("d");
+  backend->finish_all("d");
+  run();
+  ASSERT_TRUE(d->value.has_value()) << d->message;
+  auto s = stats();
+  EXPECT_EQ(active(s), (std::vector<std::string>{"a", "c", "d"}));
+  EXPECT_EQ(s.evicted_total, 1u);
+  EXPECT_LE(backend->peak_open_channels, 3u);
+}
+
+TEST_F(RegistryTest, AtLimitWithEveryTenantBusyWaitsThenFailsWithTenantLimitReached) {
+  start();
+  auto a = run_cmd("a");
+  auto b = run_cmd("b");
+  auto c = run_cmd("c");
+  auto d = run_cmd("d");
+  EXPECT_FALSE(d->settled());
+  EXPECT_EQ(stats().waiters, 1u);
+  advance(span(4999ms));
+  EXPECT_FALSE(d->settled());
+  advance(span(1ms));
+  ASSERT_TRUE(d->error.has_value());
+  EXPECT_EQ(*d->error, errc::tenant_limit_reached);
+  EXPECT_NE(d->message.find("tenant limit 3"), std::string::npos) << d->message;
+  EXPECT_EQ(stats().limit_timeouts_total, 1u);
+  EXPECT_LE(backend->peak_open_channels, 3u);
+}
+
+TEST_F(RegistryTest, WaiterIsServedWhenABusyTenantFinishes) {
+  start();
+  auto a = run_cmd("a");
+  auto b = run_cmd("b");
+  auto c = run_cmd("c");
+  auto d = run_cmd("d");
+  EXPECT_FALSE(d->settled());
+  backend->finish_all("b");
+  run(); // b idle -> evicted -> its actor stops -> d created
+  EXPECT_TRUE(b->value.has_value());
+  EXPECT_EQ(backend->finish_all("d"), 1u);
+  run();
+  EXPECT_TRUE(d->value.has_value()) << d->message;
+  EXPECT_EQ(active(stats()), (std::vector<std::string>{"a", "c", "d"}));
+  EXPECT_LE(backend->peak_open_channels, 3u);
+}
+
+TEST_F(RegistryTest, WithoutLruEvictionOnlyIdleReapingFreesSlots) {
+  config.registry.evict_lru_when_full = false;
+  start();
+  use("a");
+  use("b");
+  use("c");
+  auto d = run_cmd("d");
+  EXPECT_FALSE(d->settled());
+  advance(span(5s));
+  EXPECT_EQ(d->error, errc::tenant_limit_reached);
+  EXPECT_EQ(stats().evicted_total, 0u);
+}
+
+TEST_F(RegistryTest, WaitQueueIsBounded) {
+  config.registry.max_waiters = 1;
+  start();
+  auto a = run_cmd("a");
+  auto b = run_cmd("b");
+  auto c = run_cmd("c");
+  auto d = run_cmd("d");
+  auto e = run_cmd("e");
+  EXPECT_FALSE(d->settled());
+  ASSERT_TRUE(e->error.has_value());
+  EXPECT_EQ(*e->error, errc::tenant_limit_reached);
+}
+
+TEST_F(RegistryTest, NeverMoreLiveTenantActorsThanTheLimit) {
+  start();
+  for (int round = 0; round < 5; ++round)
+    for (auto tenant : {"t1", "t2", "t3", "t4", "t5", "t6"}) {
+      use(tenant);
+      EXPECT_LE(backend->open_channels, 3u);
+    }
+  EXPECT_LE(backend->peak_open_channels, 3u);
+  EXPECT_EQ(stats().active_tenants, 3u);
+}
+
+TEST_F(RegistryTest, CrashFailsInFlightCallersAndNextAcquireRecreates) {
+  start();
+  auto actor = ask<tenant_actor>(registry, acquire_atom::value, std::string{"org1"});
+  auto inflight = run_cmd("org1");
+  EXPECT_FALSE(inflight->settled());
+  caf::anon_send_exit(*actor->value, caf::exit_reason::unhandled_exception);
+  run();
+  ASSERT_TRUE(inflight->error.has_value());
+  EXPECT_EQ(*inflight->error, errc::tenant_crashed);
+  EXPECT_EQ(stats().crashed_total, 1u);
+  EXPECT_TRUE(stats().tenants.empty());
+  use("org1");
+  EXPECT_EQ(backend->opened, (std::vector<std::string>{"org1", "org1"}));
+}
+
+TEST_F(RegistryTest, RepeatedCrashesQuarantineTheTenantForABackOff) {
+  start();
+  use("other");
+  for (int crash = 0; crash < 4; ++crash) {
+    auto actor = ask<tenant_actor>(registry, acquire_atom::value, std::string{"flaky"});
+    ASSERT_TRUE(actor->value.has_value()) << "crash " << crash << ": " << actor->message;
+    caf::anon_send_exit(*actor->value, caf::exit_reason::unhandled_exception);
+    run();
+    advance(span(1s));
+  }
+  auto refused = run_cmd("flaky");
+  ASSERT_TRUE(refused->error.has_value());
+  EXPECT_EQ(*refused->error, errc::tenant_quarantined);
+  EXPECT_EQ(stats().quarantined, std::vector<std::string>{"flaky"});
+  use("other"); // other tenants unaffected
+  advance(span(30s));
+  use("flaky"); // back-off over
+}
+
+TEST_F(RegistryTest, MainDatabaseStateFollowsItsPings) {
+  backend->auto_complete_main = false;
+  start();
+  EXPECT_EQ(stats().main_state, "connecting");
+  backend->finish(backend->unfinished("").at(0), fake_backend::ok_outcome());
+  run();
+  EXPECT_EQ(stats().main_state, "connected");
+  advance(span(10s)); // next ping
+  command_outcome down;
+  down.code = errc::server_unreachable;
+  down.message = "No suitable servers found";
+  backend->finish(backend->unfinished("").at(0), down);
+  run();
+  auto s = stats();
+  EXPECT_EQ(s.main_state, "disconnected");
+  EXPECT_EQ(s.main_database, "main");
+  auto reply = ask<std::string>(registry, main_atom::value, std::string{R"({"find":"plans"})"});
+  backend->finish(backend->unfinished("").at(0), fake_backend::ok_outcome());
+  run();
+  EXPECT_TRUE(reply->value.has_value());
+  EXPECT_EQ(stats().main_state, "connected");
+}
+
+TEST_F(RegistryTest, DrainFinishesInFlightWorkAndRefusesNewWork) {
+  start();
+  auto inflight = run_cmd("org1");
+  auto drained = ask<bool>(registry, drain_atom::value, span(10s));
+  EXPECT_FALSE(drained->settled());
+  auto refused = run_cmd("org2");
+  EXPECT_EQ(refused->error, errc::shutting_down);
+  backend->finish_all("org1");
+  run();
+  EXPECT_TRUE(inflight->value.has_value());
+  ASSERT_TRUE(drained->value.has_value());
+  EXPECT_TRUE(*drained->value);
+  EXPECT_EQ(backend->open_channels, 0u);
+}
+
+TEST_F(RegistryTest, DrainDeadlineFailsWhatIsStillInFlight) {
+  start();
+  auto inflight = run_cmd("org1");
+  auto drained = ask<bool>(registry, drain_atom::value, span(2s));
+  advance(span(2s));
+  ASSERT_TRUE(drained->value.has_value());
+  EXPECT_FALSE(*drained->value);
+  EXPECT_EQ(inflight->error, errc::shutting_down);
+  EXPECT_EQ(backend->open_channels, 0u);
+}
+
+} // namespace
+} // namespace tenantrt

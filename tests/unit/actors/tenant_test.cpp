@@ -1,0 +1,111 @@
+// The tenant actor alone: counters, idle timer by generation, drain.
+
+#include "actors/tenant.hpp"
+
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "../support/actor_fixture.hpp"
+#include "../support/fake_backend.hpp"
+
+using namespace std::chrono_literals;
+
+namespace tenantrt {
+namespace {
+
+struct TenantTest : testing::actor_fixture {
+  std::shared_ptr<testing::fake_backend> backend = std::make_shared<testing::fake_backend>();
+  std::shared_ptr<std::vector<caf::actor_id>> retire_requests
+    = std::make_shared<std::vector<caf::actor_id>>();
+  tenant_supervisor_actor supervisor = sys.spawn([requests = retire_requests]()
+                                                   -> tenant_supervisor_actor::behavior_type {
+    return {[=](retire_atom, const std::string&, caf::actor_id id) { requests->push_back(id); }};
+  });
+  tenant_actor tenant;
+
+  TenantTest() {
+    tenant_target target{"org1", "tenant_org1", "default"};
+    std::string error;
+    tenant = sys.spawn(tenant_impl, target, backend->open(target, &error), supervisor,
+                       caf::timespan{std::chrono::duration_cast<caf::timespan>(60s)});
+    run();
+  }
+
+  ~TenantTest() override {
+    caf::anon_send_exit(tenant, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+    run();
+  }
+
+  auto run_cmd() { return ask<std::string>(tenant, run_atom::value, std::string{R"({"ping":1})"}); }
+
+  tenant_counters counters() {
+    auto box = ask<tenant_counters>(tenant, stats_atom::value);
+    return box->value.value_or(tenant_counters{});
+  }
+};
+
+TEST_F(TenantTest, CountsInFlightOpsErrorsAndLatency) {
+  auto first = run_cmd();
+  auto second = run_cmd();
+  EXPECT_EQ(counters().inflight, 2u);
+  auto jobs = backend->unfinished("org1");
+  ASSERT_EQ(jobs.size(), 2u);
+  auto ok = testing::fake_backend::ok_outcome();
+  ok.latency = 250us;
+  backend->finish(jobs[0], ok);
+  command_outcome timeout;
+  timeout.code = errc::timeout;
+  timeout.message = "socket timeout after 45000 ms";
+  timeout.latency = 45000000us;
+  backend->finish(jobs[1], timeout);
+  run();
+  EXPECT_EQ(first->value, std::string{R"({"ok":1.0})"});
+  EXPECT_EQ(second->error, errc::timeout);
+  auto c = counters();
+  EXPECT_EQ(c.inflight, 0u);
+  EXPECT_EQ(c.ops, 2u);
+  EXPECT_EQ(c.errors, 1u);
+  EXPECT_EQ(c.latency.max_us, 45000000u);
+  EXPECT_EQ(c.latency.quantile_us(0.0), 256u); // bucket upper bound of 250 us
+}
+
+TEST_F(TenantTest, IdleTimerAsksToRetireOnlyWhenNothingIsInFlight) {
+  auto op = run_cmd();
+  advance(std::chrono::duration_cast<caf::timespan>(61s));
+  EXPECT_TRUE(retire_requests->empty()); // busy
+  backend->finish_all("org1");
+  run();
+  advance(std::chrono::duration_cast<caf::timespan>(59s));
+  EXPECT_TRUE(retire_requests->empty());
+  advance(std::chrono::duration_cast<caf::timespan>(1s));
+  ASSERT_EQ(retire_requests->size(), 1u);
+  EXPECT_EQ(retire_requests->front(), tenant.id());
+}
+
+TEST_F(TenantTest, TouchRestartsTheIdleTimer) {
+  advance(std::chrono::duration_cast<caf::timespan>(50s));
+  caf::anon_send(tenant, touch_atom::value);
+  run();
+  advance(std::chrono::duration_cast<caf::timespan>(20s)); // t=70: first timer stale
+  EXPECT_TRUE(retire_requests->empty());
+  advance(std::chrono::duration_cast<caf::timespan>(40s)); // t=110: touched timer due
+  EXPECT_EQ(retire_requests->size(), 1u);
+}
+
+TEST_F(TenantTest, DrainRefusesNewWorkAndQuitsAfterTheLastOp) {
+  auto op = run_cmd();
+  caf::anon_send(tenant, drain_atom::value);
+  run();
+  auto refused = run_cmd();
+  EXPECT_EQ(refused->error, errc::shutting_down);
+  EXPECT_EQ(backend->open_channels, 1u);
+  backend->finish_all("org1");
+  run();
+  EXPECT_TRUE(op->value.has_value());
+  EXPECT_EQ(backend->open_channels, 0u); // actor gone, channel released
+}
+
+} // namespace
+} // namespace tenantrt
