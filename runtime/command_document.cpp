@@ -1,7 +1,7 @@
 #include "runtime/command_document.hpp"
 
 #include <algorithm>
-#include <array>
+#include <iterator>
 #include <string_view>
 
 namespace tenantrt {
@@ -9,7 +9,7 @@ namespace tenantrt {
 namespace {
 
 // Database commands a service sends through a tenant (sorted for lookup).
-constexpr std::array<std::string_view, 44> known_commands = {
+constexpr std::string_view known_commands[] = {
   "abortTransaction", "aggregate",      "buildInfo",     "bulkWrite",
   "collMod",          "collStats",      "commitTransaction", "count",
   "create",           "createIndexes",  "dbStats",       "delete",
@@ -34,7 +34,8 @@ std::optional<std::string> object_problem(bool is_object, size_t size) {
 } // namespace
 
 bool is_known_command_name(const std::string& name) {
-  return std::find(known_commands.begin(), known_commands.end(), name) != known_commands.end();
+  return std::find(std::begin(known_commands), std::end(known_commands), name)
+         != std::end(known_commands);
 }
 
 command_text_result command_text(const nlohmann::ordered_json& command) {

@@ -1,0 +1,315 @@
+// The embedded runtime end to end against dev-mongo, with the Node.js
+// report's test checklist: (1) connection reuse, (2) several tenants at once,
+// (3) statistics, (4) cleanup on demand, (5) idle detection and reaping,
+// (6) the main database connection, (7) the pool settings in effect. Every
+// socket promise is checked by counting established TCP connections to the
+// server's port from /proc/net/tcp, outside the runtime.
+
+#include "runtime/runtime.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/dev_mongo_server.hpp"
+#include "tests/support/tcp_census.hpp"
+
+using namespace std::chrono_literals;
+using nlohmann::ordered_json;
+
+namespace tenantrt {
+namespace {
+
+using testing::count_established_to_port;
+using testing::dev_mongo_server;
+using testing::wait_for_connection_count;
+
+runtime_config config_for(const dev_mongo_server& server) {
+  runtime_config c;
+  auto& cluster = c.clusters.at("default");
+  cluster.uri = server.uri();
+  cluster.pool.max_pool_size = 4;
+  cluster.pool.min_pool_size = 2;
+  cluster.pool.max_idle_time_ms = 60000;
+  cluster.pool.wait_queue_timeout_ms = 5000;
+  cluster.pool.server_selection_timeout_ms = 3000;
+  cluster.pool.connect_timeout_ms = 3000;
+  cluster.pool.socket_timeout_ms = 10000;
+  c.pool_maintenance_interval_ms = 100;
+  c.executor.threads = 8;
+  c.logging.level = "warn";
+  return c;
+}
+
+/// Samples the server-side connection count on a thread until stopped.
+class census_sampler {
+public:
+  explicit census_sampler(uint16_t port)
+    : thread_([this, port] {
+        std::unique_lock<std::mutex> lock{mutex_};
+        while (!stop_) {
+          peak_ = std::max(peak_, count_established_to_port(port));
+          wake_.wait_for(lock, 5ms);
+        }
+      }) {}
+  size_t stop() {
+    {
+      std::lock_guard<std::mutex> lock{mutex_};
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+    return peak_;
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  size_t peak_ = 0;
+  std::thread thread_;
+};
+
+/// Runs commands for many tenants concurrently through callbacks; waits for all.
+std::vector<result> run_concurrently(runtime& rt, const std::vector<std::string>& tenants,
+                                     const ordered_json& command) {
+  std::vector<result> results(tenants.size());
+  std::mutex mutex;
+  std::condition_variable all_done;
+  size_t remaining = tenants.size();
+  for (size_t i = 0; i < tenants.size(); ++i)
+    rt.run_command(tenants[i], command, [&, i](result r) {
+      std::lock_guard<std::mutex> lock{mutex};
+      results[i] = std::move(r);
+      if (--remaining == 0)
+        all_done.notify_all();
+    });
+  std::unique_lock<std::mutex> lock{mutex};
+  EXPECT_TRUE(all_done.wait_for(lock, 60s, [&] { return remaining == 0; }));
+  return results;
+}
+
+std::optional<tenant_stats> tenant_row(const runtime_stats& s, const std::string& tenant) {
+  for (auto& row : s.registry.tenants)
+    if (row.tenant == tenant)
+      return row;
+  return std::nullopt;
+}
+
+/// Polls stats until pred holds (state changes are asynchronous) or 10 s pass.
+template <class Pred>
+bool eventually(runtime& rt, Pred pred) {
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred(rt.stats()))
+      return true;
+    std::this_thread::sleep_for(20ms); // polling an asynchronous condition
+  }
+  return pred(rt.stats());
+}
+
+class RuntimeTest : public ::testing::Test {
+protected:
+  dev_mongo_server server;
+  uint16_t port = server.port();
+};
+
+TEST_F(RuntimeTest, MinPoolSizeConnectionsAreOpenedWarmWithoutAnyCommand) {
+  runtime rt{config_for(server)};
+  EXPECT_EQ(wait_for_connection_count(port, [](size_t n) { return n == 2; }, 10s), 2u);
+  EXPECT_EQ(rt.stats().pools.at("default").open, 2u);
+}
+
+TEST_F(RuntimeTest, SameTenantTwiceReusesOneActorAndNoNewConnection) {
+  runtime rt{config_for(server)};
+  auto first = rt.run_command("org42", ordered_json{{"insert", "orders"},
+                                                    {"documents", {{{"item", "tea"}}}}}).get();
+  ASSERT_TRUE(first.ok()) << first.message;
+  auto sockets = count_established_to_port(port);
+  auto created = rt.stats().pools.at("default").created_total;
+  auto second = rt.run_command("org42", R"({"find":"orders","filter":{}})"_json).get();
+  ASSERT_TRUE(second.ok()) << second.message;
+  EXPECT_EQ(second.reply["cursor"]["firstBatch"][0]["item"], "tea");
+  auto s = rt.stats();
+  EXPECT_EQ(s.registry.active_tenants, 1u);
+  EXPECT_EQ(s.registry.created_total, 1u);
+  EXPECT_EQ(tenant_row(s, "org42")->use_count, 2u);
+  EXPECT_EQ(s.pools.at("default").created_total, created);
+  EXPECT_EQ(count_established_to_port(port), sockets);
+}
+
+TEST_F(RuntimeTest, SeveralTenantsAtOnceStayWithinMaxPoolSize) {
+  runtime rt{config_for(server)};
+  std::vector<std::string> tenants;
+  for (int round = 0; round < 4; ++round)
+    for (int t = 0; t < 30; ++t)
+      tenants.push_back("org" + std::to_string(t));
+  census_sampler sampler{port};
+  auto results = run_concurrently(rt, tenants, {{"insert", "events"}, {"documents", {{{"n", 1}}}}});
+  auto peak = sampler.stop();
+  for (auto& r : results)
+    EXPECT_TRUE(r.ok()) << r.message;
+  EXPECT_LE(peak, 4u) << "more sockets than max_pool_size";
+  EXPECT_GE(peak, 2u);
+  auto s = rt.stats();
+  EXPECT_EQ(s.registry.active_tenants, 30u);
+  EXPECT_LE(s.pools.at("default").open, 4u);
+  auto count = rt.run_command("org7", R"({"count":"events"})"_json).get();
+  EXPECT_EQ(count.reply["n"], 4); // each tenant's own database
+}
+
+TEST_F(RuntimeTest, StatsAgreeWithTheSocketsTheServerSees) {
+  runtime rt{config_for(server)};
+  ASSERT_TRUE(rt.run_command("a", R"({"ping":1})"_json).get().ok());
+  ASSERT_TRUE(rt.run_command("b", R"({"ping":1})"_json).get().ok());
+  auto failed = rt.run_command("b", R"({"nosuchcommand":1})"_json).get();
+  EXPECT_EQ(failed.code, errc::command_failed);
+  EXPECT_NE(failed.message.find("nosuchcommand"), std::string::npos) << failed.message;
+  auto s = rt.stats();
+  EXPECT_EQ(s.registry.active_tenants, 2u);
+  EXPECT_EQ(s.registry.max_tenants, 50u);
+  auto b = tenant_row(s, "b");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->counters.ops, 2u);
+  EXPECT_EQ(b->counters.errors, 1u);
+  EXPECT_EQ(b->database, "tenant_b");
+  EXPECT_EQ(b->cluster, "default");
+  EXPECT_GT(b->counters.latency.max_us, 0u);
+  auto open = s.total_connections;
+  EXPECT_EQ(wait_for_connection_count(port, [&](size_t n) { return n == open; }, 5s), open);
+}
+
+TEST_F(RuntimeTest, IdleTenantsAreReapedAndTheirPerTenantPoolsClosed) {
+  auto config = config_for(server);
+  config.clusters.at("default").pool_per_tenant = true;
+  config.clusters.at("default").pool.min_pool_size = 0;
+  config.registry.idle_timeout_ms = 400;
+  config.registry.cleanup_interval_ms = 200;
+  runtime rt{config};
+  for (auto tenant : {"t1", "t2", "t3"})
+    ASSERT_TRUE(rt.run_command(tenant, R"({"ping":1})"_json).get().ok());
+  EXPECT_EQ(count_established_to_port(port), 3u + 1u); // a pool per tenant + the main db pool
+  EXPECT_TRUE(rt.cleanup().empty()); // nobody idle 400 ms yet
+  EXPECT_TRUE(eventually(rt, [](const runtime_stats& s) { return s.registry.active_tenants == 0; }));
+  EXPECT_EQ(rt.stats().registry.reaped_total, 3u);
+  EXPECT_EQ(wait_for_connection_count(port, [](size_t n) { return n == 1; }, 10s), 1u);
+}
+
+TEST_F(RuntimeTest, MainDatabaseIsHeldConnectedAndServesSharedData) {
+  runtime rt{config_for(server)};
+  EXPECT_TRUE(eventually(rt, [](const runtime_stats& s) { return s.registry.main_state == "connected"; }));
+  auto insert = rt.run_main_command({{"insert", "plans"}, {"documents", {{{"name", "pro"}}}}}).get();
+  ASSERT_TRUE(insert.ok()) << insert.message;
+  auto found = rt.run_main_command({{"find", "plans"}, {"filter", {{"name", "pro"}}}}).get();
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found.reply["cursor"]["ns"], "main.plans");
+  EXPECT_EQ(rt.stats().registry.main_database, "main");
+}
+
+TEST_F(RuntimeTest, FullPoolWaitsThenFailsWithPoolWaitTimeout) {
+  auto config = config_for(server);
+  config.clusters.at("default").pool.max_pool_size = 2;
+  config.clusters.at("default").pool.min_pool_size = 0;
+  config.clusters.at("default").pool.wait_queue_timeout_ms = 300;
+  runtime rt{config};
+  auto failpoint = rt.run_main_command(
+    {{"configureFailPoint", "failCommand"},
+     {"mode", "alwaysOn"},
+     {"data", {{"failCommands", {"find"}}, {"blockConnection", true}, {"blockTimeMS", 1500}}}}).get();
+  ASSERT_TRUE(failpoint.ok()) << failpoint.message;
+  census_sampler sampler{port};
+  auto results = run_concurrently(rt, {"a", "b", "c"}, {{"find", "x"}, {"filter", ordered_json::object()}});
+  auto peak = sampler.stop();
+  auto timeouts = std::count_if(results.begin(), results.end(),
+                                [](const result& r) { return r.code == errc::pool_wait_timeout; });
+  EXPECT_EQ(timeouts, 1) << "two finds hold both connections, the third waits 300 ms";
+  EXPECT_EQ(std::count_if(results.begin(), results.end(), [](const result& r) { return r.ok(); }), 2);
+  EXPECT_LE(peak, 2u);
+  EXPECT_EQ(rt.stats().pools.at("default").wait_timeouts_total, 1u);
+}
+
+TEST_F(RuntimeTest, InvalidTenantIdsAndBadCommandsNeverReachTheServer) {
+  runtime rt{config_for(server)};
+  wait_for_connection_count(port, [](size_t n) { return n == 2; }, 10s);
+  auto created = rt.stats().pools.at("default").created_total;
+  for (const std::string& bad : std::vector<std::string>{"../x", "a.b", "$cmd", "", std::string(65, 'x')}) {
+    auto r = rt.run_command(bad, R"({"ping":1})"_json).get();
+    EXPECT_EQ(r.code, errc::invalid_tenant_id) << bad;
+    EXPECT_FALSE(r.message.empty());
+  }
+  EXPECT_EQ(rt.run_command("ok", R"([1,2])"_json).get().code, errc::bad_command);
+  EXPECT_EQ(rt.run_command("ok", R"({"filter":{},"limit":1})"_json).get().code, errc::bad_command);
+  EXPECT_EQ(rt.stats().registry.created_total, 0u);
+  EXPECT_EQ(rt.stats().pools.at("default").created_total, created);
+}
+
+TEST_F(RuntimeTest, ShutdownDrainsInFlightWorkAndClosesEverySocket) {
+  runtime rt{config_for(server)};
+  auto failpoint = rt.run_main_command(
+    {{"configureFailPoint", "failCommand"},
+     {"mode", {{"times", 1}}},
+     {"data", {{"failCommands", {"find"}}, {"blockConnection", true}, {"blockTimeMS", 700}}}}).get();
+  ASSERT_TRUE(failpoint.ok()) << failpoint.message;
+  auto slow = rt.run_command("org1", R"({"find":"orders","filter":{}})"_json);
+  ASSERT_TRUE(eventually(rt, [](const runtime_stats& s) { return s.registry.inflight == 1; }));
+  EXPECT_TRUE(rt.shutdown(5s));
+  auto drained = slow.get();
+  EXPECT_TRUE(drained.ok()) << drained.message; // finished, not cut off
+  EXPECT_EQ(rt.run_command("org1", R"({"ping":1})"_json).get().code, errc::shutting_down);
+  EXPECT_EQ(wait_for_connection_count(port, [](size_t n) { return n == 0; }, 10s), 0u);
+}
+
+TEST_F(RuntimeTest, ShutdownPastItsDeadlineFailsWhatIsLeftWithShuttingDown) {
+  runtime rt{config_for(server)};
+  auto failpoint = rt.run_main_command(
+    {{"configureFailPoint", "failCommand"},
+     {"mode", {{"times", 1}}},
+     {"data", {{"failCommands", {"find"}}, {"blockConnection", true}, {"blockTimeMS", 1500}}}}).get();
+  ASSERT_TRUE(failpoint.ok()) << failpoint.message;
+  auto slow = rt.run_command("org1", R"({"find":"orders","filter":{}})"_json);
+  ASSERT_TRUE(eventually(rt, [](const runtime_stats& s) { return s.registry.inflight == 1; }));
+  EXPECT_FALSE(rt.shutdown(300ms));
+  EXPECT_EQ(slow.get().code, errc::shutting_down);
+  EXPECT_EQ(wait_for_connection_count(port, [](size_t n) { return n == 0; }, 10s), 0u);
+}
+
+TEST(RuntimeClustersTest, ServerDownFailsClearlyWithinSelectionTimeoutAndOtherClustersKeepServing) {
+  dev_mongo_server down_server;
+  dev_mongo_server other_server;
+  auto config = config_for(down_server);
+  config.clusters.at("default").pool.server_selection_timeout_ms = 1000;
+  config.clusters.at("default").pool.connect_timeout_ms = 1000;
+  auto other = config.clusters.at("default");
+  other.name = "other";
+  other.uri = other_server.uri();
+  config.clusters["other"] = other;
+  config.routing.prefix["eu-"] = "other";
+  runtime rt{config};
+  ASSERT_TRUE(rt.run_command("us-1", R"({"ping":1})"_json).get().ok());
+  down_server.stop();
+  auto started = std::chrono::steady_clock::now();
+  auto failed = rt.run_command("us-1", R"({"ping":1})"_json).get();
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(failed.code, errc::server_unreachable) << failed.message;
+  EXPECT_LT(elapsed, 2500ms) << "server_selection_timeout_ms is 1000";
+  auto served = rt.run_command("eu-1", R"({"ping":1})"_json).get();
+  EXPECT_TRUE(served.ok()) << served.message;
+  EXPECT_EQ(tenant_row(rt.stats(), "eu-1")->cluster, "other");
+  down_server.start();
+  bool recovered = false;
+  for (int attempt = 0; attempt < 50 && !recovered; ++attempt) {
+    recovered = rt.run_command("us-1", R"({"ping":1})"_json).get().ok();
+    if (!recovered)
+      std::this_thread::sleep_for(100ms); // the driver rescans every 500 ms
+  }
+  EXPECT_TRUE(recovered);
+}
+
+} // namespace
+} // namespace tenantrt
