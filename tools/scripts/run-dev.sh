@@ -6,11 +6,14 @@ build_dir=$1
 config=$2
 here=$(cd "$(dirname "$0")/../.." && pwd)
 server_pid=""
+demo_pid=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   return 0
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+# Ctrl-C / SIGTERM: let the runtime drain, then stop the server (EXIT trap).
+trap '[ -n "$demo_pid" ] && kill -TERM "$demo_pid" 2>/dev/null' INT TERM
 if [ -z "${MONGODB_URI:-}" ]; then
   log=$(mktemp /tmp/dev-mongo.XXXXXX.log)
   "$here/tools/dev-mongo/dev-mongo" --port 0 >"$log" 2>&1 &
@@ -28,4 +31,10 @@ if [ -z "${MONGODB_URI:-}" ]; then
 else
   echo "using MONGODB_URI from the environment"
 fi
-"$here/$build_dir/tenantrt-demo" --config "$here/$config"
+"$here/$build_dir/tenantrt-demo" --config "$here/$config" &
+demo_pid=$!
+status=0
+while kill -0 "$demo_pid" 2>/dev/null; do
+  wait "$demo_pid" && status=0 || status=$?
+done
+exit "$status"
