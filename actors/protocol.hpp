@@ -22,6 +22,7 @@
 #include <caf/timespan.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "config/runtime_config.hpp"
 #include "runtime/command_backend.hpp"
 #include "runtime/errc.hpp"
 
@@ -45,7 +46,14 @@ using evict_atom = caf::atom_constant<caf::atom("evict")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using drain_deadline_atom = caf::atom_constant<caf::atom("draindl")>;
+using evict_deadline_atom = caf::atom_constant<caf::atom("evictdl")>;
 using maintain_atom = caf::atom_constant<caf::atom("maintain")>;
+using reload_atom = caf::atom_constant<caf::atom("reload")>;
+using sample_atom = caf::atom_constant<caf::atom("sample")>;
+using details_atom = caf::atom_constant<caf::atom("details")>;
+using history_atom = caf::atom_constant<caf::atom("history")>;
+using health_atom = caf::atom_constant<caf::atom("health")>;
+using prometheus_atom = caf::atom_constant<caf::atom("prometheus")>;
 
 // --- errors
 
@@ -188,15 +196,42 @@ using registry_actor = tenant_supervisor_actor::extend<
   /// Retire a tenant now (after its in-flight work) -> whether it was active.
   caf::replies_to<evict_atom, std::string>::with<bool>,
   caf::replies_to<stats_atom>::with<registry_stats>,
+  /// Retire a tenant, waiting up to the time given for its in-flight work
+  /// (then it is stopped anyway) -> whether it was active.
+  caf::replies_to<evict_atom, std::string, caf::timespan>::with<bool>,
   /// Stop taking work, drain within the time given, stop every tenant, quit.
   /// Replies true when everything finished in time.
   caf::replies_to<drain_atom, caf::timespan>::with<bool>,
+  /// Apply new limits and timers (registry section, quarantine); the
+  /// tenant set is kept. Replies true.
+  caf::replies_to<reload_atom, runtime_config>::with<bool>,
   /// Internal timers and completions.
   caf::reacts_to<cleanup_tick_atom, uint64_t>,
   caf::reacts_to<main_ping_atom, uint64_t>,
   caf::reacts_to<wait_expired_atom, uint64_t>,
   caf::reacts_to<drain_deadline_atom>,
+  caf::reacts_to<evict_deadline_atom, caf::actor_id>,
   caf::reacts_to<main_done_atom, uint64_t, command_outcome>>;
+
+/// The metrics actor: samples registry and pool stats every
+/// metrics.sample_interval_ms into a ring of metrics.history_size samples,
+/// computes warnings and health, and renders the control socket's replies.
+/// Every reply is a JSON object as text (the reply fields of the control
+/// command of the same name, without "id" and "ok").
+using metrics_actor = caf::typed_actor<
+  caf::replies_to<stats_atom>::with<std::string>,
+  /// stats plus per-tenant latency figures; also logs the table at info.
+  caf::replies_to<details_atom>::with<std::string>,
+  /// The last `limit` samples, oldest first (0: all).
+  caf::replies_to<history_atom, uint32_t>::with<std::string>,
+  caf::replies_to<health_atom>::with<std::string>,
+  /// {"text": Prometheus exposition}.
+  caf::replies_to<prometheus_atom>::with<std::string>,
+  /// New thresholds, interval and history size.
+  caf::reacts_to<reload_atom, runtime_config>,
+  /// Internal: the sampling timer of the given generation fired.
+  caf::reacts_to<sample_atom, uint64_t>,
+  caf::reacts_to<drain_atom>>;
 
 /// Drives pool maintenance (idle closing, warm top-up) on a timer.
 using pool_maintainer_actor = caf::typed_actor<
@@ -207,3 +242,4 @@ using pool_maintainer_actor = caf::typed_actor<
 
 // Outcomes travel only between local actors (never serialized).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tenantrt::command_outcome)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tenantrt::runtime_config)

@@ -339,6 +339,11 @@ void on_down(registry_pointer self, const caf::down_msg& dm) {
   if (st.stopping.erase(id) > 0) {
     fail_pending_of(self, id, errc::shutting_down, "tenant " + tenant + " stopped");
     log().debug("tenant {} actor terminated", tenant);
+    if (auto waiting = st.evictions.find(id); waiting != st.evictions.end()) {
+      for (auto& promise : waiting->second)
+        promise.deliver(true);
+      st.evictions.erase(waiting);
+    }
   } else {
     // An active tenant died without being asked to: a crash.
     auto e = st.tenants.find(tenant);
@@ -543,6 +548,46 @@ registry_actor::behavior_type registry_impl(registry_pointer self, runtime_confi
         return false;
       ++st.totals.evicted_total;
       stop_tenant(self, tenant, "evicted on request");
+      return true;
+    },
+    [=](evict_atom, const std::string& tenant,
+        caf::timespan drain_timeout) -> caf::typed_response_promise<bool> {
+      auto& st = self->state;
+      auto promise = self->make_response_promise<bool>();
+      auto e = st.tenants.find(tenant);
+      if (e == st.tenants.end()) {
+        promise.deliver(false);
+        return promise;
+      }
+      auto id = e->second.actor.id();
+      ++st.totals.evicted_total;
+      stop_tenant(self, tenant, "evicted on request");
+      st.evictions[id].push_back(promise);
+      self->delayed_send(self, drain_timeout, evict_deadline_atom::value, id);
+      return promise;
+    },
+    [=](evict_deadline_atom, caf::actor_id id) {
+      auto& st = self->state;
+      auto stopping = st.stopping.find(id);
+      if (stopping == st.stopping.end())
+        return; // drained in time
+      log().warn("tenant {} did not drain in time; stopping it with its work in flight",
+                 stopping->second.tenant);
+      self->send_exit(stopping->second.actor, caf::exit_reason::kill);
+    },
+    [=](reload_atom, runtime_config& next) {
+      auto& st = self->state;
+      auto before = st.config.registry;
+      st.config.registry = next.registry;
+      // New timer periods take effect now; stale ticks are ignored by generation.
+      if (before.cleanup_interval_ms != next.registry.cleanup_interval_ms
+          || before.main_ping_interval_ms != next.registry.main_ping_interval_ms)
+        if (!st.draining)
+          schedule_timers(self);
+      log().info("registry reloaded: max {} tenants, idle timeout {} ms, cleanup every {} ms",
+                 st.config.registry.max_tenant_connections, st.config.registry.idle_timeout_ms,
+                 st.config.registry.cleanup_interval_ms);
+      serve_waiters(self); // a higher limit may admit waiting callers
       return true;
     },
     [=](stats_atom) -> caf::typed_response_promise<registry_stats> {

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -95,6 +96,8 @@ struct registry_state {
     tenant_actor actor;
   };
   std::unordered_map<caf::actor_id, stopping_tenant> stopping;
+  /// Callers of a timed evict, answered when the actor has terminated.
+  std::unordered_map<caf::actor_id, std::vector<caf::typed_response_promise<bool>>> evictions;
   std::deque<waiter> waiters;
   std::unordered_map<uint64_t, pending_op> pending;
   std::unordered_map<std::string, crash_history> crashes;

@@ -379,6 +379,47 @@ TEST_F(RegistryTest, MainDatabaseStateFollowsItsPings) {
   EXPECT_EQ(stats().main_state, "connected");
 }
 
+TEST_F(RegistryTest, TimedEvictWaitsForInFlightWorkToDrain) {
+  start();
+  auto inflight = run_cmd("org1");
+  auto evicted = ask<bool>(registry, evict_atom::value, std::string{"org1"}, span(10s));
+  EXPECT_FALSE(evicted->settled()); // draining: its op is still running
+  EXPECT_TRUE(stats().tenants.empty());
+  backend->finish_all("org1");
+  run();
+  EXPECT_TRUE(inflight->value.has_value());
+  EXPECT_EQ(evicted->value, true);
+  auto absent = ask<bool>(registry, evict_atom::value, std::string{"nobody"}, span(10s));
+  EXPECT_EQ(absent->value, false);
+}
+
+TEST_F(RegistryTest, TimedEvictStopsATenantThatDoesNotDrainInTime) {
+  start();
+  auto inflight = run_cmd("org1");
+  auto evicted = ask<bool>(registry, evict_atom::value, std::string{"org1"}, span(2s));
+  advance(span(2s));
+  EXPECT_EQ(evicted->value, true);
+  EXPECT_EQ(inflight->error, errc::shutting_down);
+  EXPECT_EQ(backend->open_channels, 0u);
+}
+
+TEST_F(RegistryTest, ReloadRaisesTheLimitAndAdmitsWaitingCallers) {
+  start();
+  auto a = run_cmd("a");
+  auto b = run_cmd("b");
+  auto c = run_cmd("c");
+  auto d = run_cmd("d");
+  EXPECT_FALSE(d->settled());
+  auto next = config;
+  next.registry.max_tenant_connections = 4;
+  auto reloaded = ask<bool>(registry, reload_atom::value, next);
+  EXPECT_EQ(reloaded->value, true);
+  EXPECT_EQ(backend->finish_all("d"), 1u);
+  run();
+  EXPECT_TRUE(d->value.has_value()) << d->message;
+  EXPECT_EQ(stats().max_tenants, 4u);
+}
+
 TEST_F(RegistryTest, DrainFinishesInFlightWorkAndRefusesNewWork) {
   start();
   auto inflight = run_cmd("org1");
