@@ -10,7 +10,7 @@ CONFIG ?= config/examples/dev.json
 
 DEB_PACKAGES := cmake make g++ pkg-config libcaf-dev libmongoc-dev libbson-dev \
   nlohmann-json3-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev \
-  libcli11-dev python3-mockupdb python3-mongomock python3-pymongo
+  libcli11-dev prometheus-cpp-dev python3-mockupdb python3-mongomock python3-pymongo
 
 .PHONY: deps build run test test-asan bench clean
 

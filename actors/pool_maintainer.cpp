@@ -20,6 +20,13 @@ pool_maintainer_impl(pool_maintainer_actor::stateful_pointer<pool_maintainer_sta
       st.maintain();
       self->delayed_send(self, st.interval, maintain_atom::value, generation);
     },
+    [=](reload_atom, caf::timespan interval) {
+      auto& st = self->state;
+      if (interval == st.interval)
+        return;
+      st.interval = interval;
+      self->delayed_send(self, interval, maintain_atom::value, ++st.generation);
+    },
     [=](drain_atom) {
       ++self->state.generation;
       self->quit();

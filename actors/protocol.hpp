@@ -236,6 +236,8 @@ using metrics_actor = caf::typed_actor<
 /// Drives pool maintenance (idle closing, warm top-up) on a timer.
 using pool_maintainer_actor = caf::typed_actor<
   caf::reacts_to<maintain_atom, uint64_t>,
+  /// A new maintenance period.
+  caf::reacts_to<reload_atom, caf::timespan>,
   caf::reacts_to<drain_atom>>;
 
 } // namespace tenantrt

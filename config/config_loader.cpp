@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -14,6 +15,10 @@
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include <variant>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "runtime/tenant_naming.hpp"
 
@@ -29,6 +34,15 @@ constexpr std::array<std::string_view, 7> log_levels{"trace", "debug",    "info"
 
 constexpr uint32_t max_threads = 1024;
 constexpr uint32_t min_cleanup_interval_ms = 100;
+constexpr std::size_t min_token_length = 16;
+constexpr uint32_t min_request_line_bytes = 1024;
+constexpr uint32_t max_request_line_bytes = 16 * 1024 * 1024;
+constexpr uint32_t max_control_clients = 65536;
+constexpr uint32_t min_sample_interval_ms = 100;
+constexpr uint32_t max_history_size = 100000;
+/// sockaddr_un::sun_path holds 108 bytes including the terminating NUL.
+constexpr std::size_t max_unix_path_bytes = 107;
+constexpr std::string_view unix_scheme = "unix:";
 
 // -- paths and quoting --------------------------------------------------------
 
@@ -80,8 +94,9 @@ std::string expected(std::string_view what, const ordered_json& value) {
 
 // -- the key tables -------------------------------------------------------------
 
-/// What a string field holds; URIs are redacted when written out.
-enum class text_kind { plain, uri };
+/// What a string field holds: URIs lose their password when written out,
+/// secrets their whole value (and a problem never quotes either).
+enum class text_kind { plain, uri, secret };
 
 template <class>
 inline constexpr bool unknown_section = false;
@@ -104,6 +119,9 @@ void visit_fields(Visitor& v, Section& s) {
     v("executor", s.executor);
     v("scheduler", s.scheduler);
     v("logging", s.logging);
+    v("control", s.control);
+    v("metrics", s.metrics);
+    v("shutdown", s.shutdown);
   } else if constexpr (std::is_same_v<type, cluster_config>) {
     // name is the cluster's key in "clusters"; pool settings sit flat beside uri.
     v("uri", s.uri, text_kind::uri);
@@ -141,6 +159,20 @@ void visit_fields(Visitor& v, Section& s) {
     v("threads", s.threads);
   } else if constexpr (std::is_same_v<type, logging_config>) {
     v("level", s.level, text_kind::plain);
+  } else if constexpr (std::is_same_v<type, control_config>) {
+    v("listen", s.listen);
+    v("token", s.token, text_kind::secret);
+    v("max_line_bytes", s.max_line_bytes);
+    v("max_clients", s.max_clients);
+  } else if constexpr (std::is_same_v<type, metrics_config>) {
+    v("sample_interval_ms", s.sample_interval_ms);
+    v("history_size", s.history_size);
+    v("warn_total_connections", s.warn_total_connections);
+    v("warn_tenant_limit_percent", s.warn_tenant_limit_percent);
+    v("prometheus_top_tenants", s.prometheus_top_tenants);
+    v("http_listen", s.http_listen, text_kind::plain);
+  } else if constexpr (std::is_same_v<type, shutdown_config>) {
+    v("drain_timeout_ms", s.drain_timeout_ms);
   } else {
     static_assert(unknown_section<type>, "visit_fields: add the struct's key table");
   }
@@ -152,7 +184,9 @@ void read_value(const ordered_json& value, const std::string& path, uint32_t& fi
                 problem_list& out);
 void read_value(const ordered_json& value, const std::string& path, bool& field, problem_list& out);
 void read_value(const ordered_json& value, const std::string& path, std::string& field,
-                problem_list& out);
+                problem_list& out, text_kind kind = text_kind::plain);
+void read_value(const ordered_json& value, const std::string& path,
+                std::vector<std::string>& field, problem_list& out);
 void read_value(const ordered_json& value, const std::string& path,
                 std::map<std::string, std::string>& field, problem_list& out);
 void read_value(const ordered_json& value, const std::string& path,
@@ -171,10 +205,17 @@ public:
     out_(out) {}
 
   template <class Field>
-  void operator()(const char* key, Field& field, text_kind = text_kind::plain) {
+  void operator()(const char* key, Field& field) {
     fields_.push_back(
       {key, [&field, &out = out_](const ordered_json& value, const std::string& path) {
          read_value(value, path, field, out);
+       }});
+  }
+
+  void operator()(const char* key, std::string& field, text_kind kind) {
+    fields_.push_back(
+      {key, [&field, &out = out_, kind](const ordered_json& value, const std::string& path) {
+         read_value(value, path, field, out, kind);
        }});
   }
 
@@ -234,11 +275,34 @@ void read_value(const ordered_json& value, const std::string& path, bool& field,
 }
 
 void read_value(const ordered_json& value, const std::string& path, std::string& field,
-                problem_list& out) {
+                problem_list& out, text_kind kind) {
   if (value.is_string())
     field = value.get<std::string>();
+  else if (kind == text_kind::secret)
+    // A number given as a token is still the token: name the type only.
+    out.push_back({path, "expected string, got " + std::string{value.type_name()}});
   else
     out.push_back({path, expected("string", value)});
+}
+
+/// An array of strings, or one string standing for a one-element array.
+void read_value(const ordered_json& value, const std::string& path,
+                std::vector<std::string>& field, problem_list& out) {
+  if (value.is_string()) {
+    field = {value.get<std::string>()};
+    return;
+  }
+  if (!value.is_array()) {
+    out.push_back({path, expected("array of strings or a string", value)});
+    return;
+  }
+  field.clear();
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    // An unreadable element keeps its slot (empty), so the paths of the
+    // semantic checks still match the file's indices.
+    auto& text = field.emplace_back();
+    read_value(value[i], path + "[" + std::to_string(i) + "]", text, out);
+  }
 }
 
 void read_value(const ordered_json& value, const std::string& path,
@@ -377,6 +441,10 @@ std::vector<std::pair<std::string, std::string>> apply_environment(runtime_confi
     cfg.logging.level = *level;
     applied.emplace_back("logging.level", "TENANTRT_LOG_LEVEL");
   }
+  if (auto token = env("TENANTRT_CONTROL_TOKEN"); token && !token->empty()) {
+    cfg.control.token = *token;
+    applied.emplace_back("control.token", "TENANTRT_CONTROL_TOKEN");
+  }
   return applied;
 }
 
@@ -392,8 +460,15 @@ public:
   void operator()(const char* key, const uint32_t& field) { object_[key] = field; }
   void operator()(const char* key, const bool& field) { object_[key] = field; }
   void operator()(const char* key, const std::string& field, text_kind kind) {
-    bool hide = kind == text_kind::uri && mode_ == redaction::redact_secrets;
-    object_[key] = hide ? redact_uri(field) : field;
+    if (mode_ == redaction::reveal_secrets || kind == text_kind::plain)
+      object_[key] = field;
+    else if (kind == text_kind::uri)
+      object_[key] = redact_uri(field);
+    else
+      object_[key] = field.empty() ? "" : "***"; // says whether one is set, nothing more
+  }
+  void operator()(const char* key, const std::vector<std::string>& field) {
+    object_[key] = field;
   }
   void operator()(const char* key, const std::map<std::string, std::string>& field) {
     auto& map = object_[key] = ordered_json::object();
@@ -590,6 +665,96 @@ std::optional<std::string> database_template_problem(const std::string& database
   return std::nullopt;
 }
 
+/// A listen address that parsed: whether only this machine can reach it.
+struct listen_address {
+  bool loopback = false;
+};
+
+/// A dotted-quad IPv4 literal's first octet; nullopt if host is not one.
+/// Leading zeros are refused: inet_aton would read them as octal.
+std::optional<unsigned> ipv4_first_octet(std::string_view host) {
+  std::optional<unsigned> first;
+  for (int part = 0; part < 4; ++part) {
+    auto dot = host.find('.');
+    if ((part < 3) == (dot == std::string_view::npos))
+      return std::nullopt;
+    auto digits = host.substr(0, dot);
+    if (digits.empty() || digits.size() > 3 || (digits.size() > 1 && digits[0] == '0'))
+      return std::nullopt;
+    unsigned octet = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9')
+        return std::nullopt;
+      octet = octet * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (octet > 255)
+      return std::nullopt;
+    if (!first)
+      first = octet;
+    host.remove_prefix(dot == std::string_view::npos ? host.size() : dot + 1);
+  }
+  return first;
+}
+
+/// Parses HOST:PORT (host: an IPv4 literal, localhost or [IPv6]); the reason
+/// on failure, phrased to follow the quoted address.
+std::variant<listen_address, std::string> parse_host_port(std::string_view text) {
+  // An IPv6 host holds colons itself: the port follows its closing bracket.
+  bool bracketed = !text.empty() && text.front() == '[';
+  auto host_end = bracketed ? text.find(']') : text.rfind(':');
+  if (bracketed && host_end == std::string_view::npos)
+    return std::string{"has '[' without a closing ']'"};
+  if (bracketed)
+    ++host_end;
+  if (host_end == std::string_view::npos || host_end >= text.size() || text[host_end] != ':')
+    return std::string{"has no port (expected HOST:PORT)"};
+  auto host = text.substr(0, host_end);
+  auto port = text.substr(host_end + 1);
+  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  bool port_ok
+    = !port.empty() && port.size() <= 5 && std::all_of(port.begin(), port.end(), is_digit);
+  if (port_ok) {
+    auto number = std::stoul(std::string{port});
+    port_ok = number >= 1 && number <= 65535;
+  }
+  if (!port_ok)
+    return std::string{"needs a port from 1 to 65535 after the last ':'"};
+  if (host.empty())
+    return std::string{"has no host (use 127.0.0.1 for this machine only)"};
+  if (host.front() == '[') {
+    in6_addr address{};
+    if (host.size() < 3 || host.back() != ']'
+        || ::inet_pton(AF_INET6, std::string{host.substr(1, host.size() - 2)}.c_str(), &address)
+             != 1)
+      return std::string{"has no valid IPv6 address between [ and ]"};
+    return listen_address{std::memcmp(&address, &in6addr_loopback, sizeof address) == 0};
+  }
+  // Exactly as the control server and the metrics endpoint recognise it.
+  if (host == "localhost")
+    return listen_address{true};
+  if (auto first = ipv4_first_octet(host))
+    return listen_address{*first == 127};
+  if (host.find('/') != std::string_view::npos)
+    return std::string{"must be HOST:PORT without a scheme or path"};
+  if (host.find(':') != std::string_view::npos)
+    return std::string{"needs its IPv6 host in brackets, e.g. [::1]:7070"};
+  return std::string{"needs an IPv4 address, localhost or [IPv6] as host (names are not resolved)"};
+}
+
+/// Why the path after "unix:" cannot name a socket file, if it cannot.
+std::optional<std::string> unix_path_problem(std::string_view path) {
+  if (path.empty())
+    return std::string{"names no socket path after unix:"};
+  if (path.front() != '/')
+    return std::string{"needs an absolute socket path (unix:/...)"};
+  if (path.find('\0') != std::string_view::npos)
+    return std::string{"has a NUL byte in its socket path"};
+  if (path.size() > max_unix_path_bytes)
+    return "has a socket path of " + std::to_string(path.size()) + " bytes; at most "
+           + std::to_string(max_unix_path_bytes) + " fit in sun_path";
+  return std::nullopt;
+}
+
 std::string cluster_list(const runtime_config& cfg) {
   std::string names;
   for (const auto& [name, cluster] : cfg.clusters)
@@ -619,6 +784,9 @@ public:
     at_least(cfg_.executor.max_queue, 1, "executor.max_queue");
     at_most(cfg_.scheduler.threads, max_threads, "scheduler.threads");
     check_log_level();
+    check_control();
+    check_metrics();
+    at_least(cfg_.shutdown.drain_timeout_ms, 1, "shutdown.drain_timeout_ms");
     return std::move(out_);
   }
 
@@ -714,6 +882,59 @@ private:
     add("logging.level", json_quoted(level) + " is not a log level; use one of " + choices);
   }
 
+  void check_control() {
+    const auto& c = cfg_.control;
+    if (c.listen.empty())
+      add("control.listen", "at least one address is required");
+    for (std::size_t i = 0; i < c.listen.size(); ++i) {
+      const auto& address = c.listen[i];
+      auto path = "control.listen[" + std::to_string(i) + "]";
+      std::string_view text = address;
+      if (text.substr(0, unix_scheme.size()) == unix_scheme) {
+        if (auto problem = unix_path_problem(text.substr(unix_scheme.size())))
+          add(path, json_quoted(address) + " " + *problem);
+        continue;
+      }
+      auto parsed = parse_host_port(text);
+      if (auto* problem = std::get_if<std::string>(&parsed))
+        add(path, json_quoted(address) + " " + *problem + "; or use unix:/absolute/path");
+      else if (!std::get<listen_address>(parsed).loopback && c.token.empty())
+        // Other machines could drive (and stop) the runtime without a secret.
+        add(path, json_quoted(address) + ": a non-loopback control address needs control.token");
+    }
+    // Length only: the value is a secret.
+    if (!c.token.empty() && c.token.size() < min_token_length)
+      add("control.token", "must be at least " + std::to_string(min_token_length)
+                             + " characters when set, got " + std::to_string(c.token.size()));
+    at_least(c.max_line_bytes, min_request_line_bytes, "control.max_line_bytes");
+    at_most(c.max_line_bytes, max_request_line_bytes, "control.max_line_bytes");
+    at_least(c.max_clients, 1, "control.max_clients");
+    at_most(c.max_clients, max_control_clients, "control.max_clients");
+  }
+
+  void check_metrics() {
+    const auto& m = cfg_.metrics;
+    at_least(m.sample_interval_ms, min_sample_interval_ms, "metrics.sample_interval_ms");
+    at_least(m.history_size, 1, "metrics.history_size");
+    at_most(m.history_size, max_history_size, "metrics.history_size");
+    at_least(m.warn_tenant_limit_percent, 1, "metrics.warn_tenant_limit_percent");
+    at_most(m.warn_tenant_limit_percent, 100, "metrics.warn_tenant_limit_percent");
+    if (m.http_listen.empty())
+      return;
+    if (std::string_view{m.http_listen}.substr(0, unix_scheme.size()) == unix_scheme) {
+      add("metrics.http_listen", json_quoted(m.http_listen) + " is not HOST:PORT; /metrics is "
+                                   "served over TCP only, e.g. 127.0.0.1:9464");
+      return;
+    }
+    auto parsed = parse_host_port(m.http_listen);
+    if (auto* problem = std::get_if<std::string>(&parsed))
+      add("metrics.http_listen", json_quoted(m.http_listen) + " " + *problem);
+    else if (!std::get<listen_address>(parsed).loopback)
+      // GET /metrics has no authentication; tenant ids must not leave the host.
+      add("metrics.http_listen", json_quoted(m.http_listen)
+                                   + " must use a loopback host (127.x.x.x, localhost or [::1])");
+  }
+
   const runtime_config& cfg_;
   problem_list out_;
 };
@@ -797,6 +1018,136 @@ runtime_config load_config(const std::string& path) {
 
 std::vector<config_problem> validate(const runtime_config& cfg) {
   return config_checker{cfg}.run();
+}
+
+namespace {
+
+// -- reload -----------------------------------------------------------------------
+
+enum class reload_effect { at_once, restart };
+
+/// Keys of a JSON path matched against a pattern; "*" matches any one key
+/// (a cluster's name). The longest matching pattern decides.
+struct reload_rule {
+  std::vector<std::string_view> pattern;
+  reload_effect effect;
+};
+
+const std::vector<reload_rule>& reload_rules() {
+  static const std::vector<reload_rule> rules = [] {
+    using e = reload_effect;
+    std::vector<reload_rule> out{
+      // Pools, tenant actors and sockets are built at start from these.
+      {{"clusters", "*"}, e::restart}, // a cluster added or removed
+      {{"clusters", "*", "uri"}, e::restart},
+      {{"clusters", "*", "pool_per_tenant"}, e::restart},
+      {{"default_cluster"}, e::restart},
+      {{"routing"}, e::restart}, // live tenant actors are bound to their cluster
+      {{"database_template"}, e::restart},
+      {{"main_database"}, e::restart},
+      {{"main_cluster"}, e::restart},
+      {{"pool_maintenance_interval_ms"}, e::at_once},
+      {{"registry"}, e::at_once},
+      {{"executor"}, e::restart},
+      {{"scheduler"}, e::restart},
+      {{"logging", "level"}, e::at_once},
+      {{"control", "listen"}, e::restart},
+      {{"control", "token"}, e::at_once},
+      {{"control", "max_line_bytes"}, e::at_once},
+      {{"control", "max_clients"}, e::at_once},
+      {{"metrics"}, e::at_once},
+      {{"metrics", "http_listen"}, e::restart},
+      {{"shutdown"}, e::at_once},
+    };
+    // Every pool setting (sizes, timeouts) applies to the running pools.
+    auto add_pool_key = [&out](const char* key, const auto&...) {
+      out.push_back({{"clusters", "*", key}, e::at_once});
+    };
+    const pool_settings pool;
+    visit_fields(add_pool_key, pool);
+    return out;
+  }();
+  return rules;
+}
+
+/// How a change at keys takes effect; a key no rule names needs a restart
+/// (claiming it applied when nothing reads it again would mislead).
+reload_effect effect_of(const std::vector<std::string>& keys) {
+  std::size_t best_length = 0;
+  auto effect = reload_effect::restart;
+  for (const auto& rule : reload_rules()) {
+    const auto& pattern = rule.pattern;
+    if (pattern.size() > keys.size() || pattern.size() <= best_length)
+      continue;
+    bool matches = std::equal(pattern.begin(), pattern.end(), keys.begin(),
+                              [](std::string_view p, const std::string& k) {
+                                return p == "*" || p == k;
+                              });
+    if (matches) {
+      best_length = pattern.size();
+      effect = rule.effect;
+    }
+  }
+  return effect;
+}
+
+/// Walks the two configurations' JSON side by side and sorts each changed
+/// key's path by its effect. Only paths are kept: values may be secrets.
+class reload_planner {
+public:
+  reload_plan run(const ordered_json& running, const ordered_json& next) {
+    std::vector<std::string> keys;
+    compare(running, next, keys, "");
+    return std::move(plan_);
+  }
+
+private:
+  void compare(const ordered_json& running, const ordered_json& next,
+               std::vector<std::string>& keys, const std::string& path) {
+    if (!running.is_object() || !next.is_object()) {
+      if (running != next)
+        record(keys, path);
+      return;
+    }
+    std::vector<std::string> names;
+    for (const auto& item : running.items())
+      names.push_back(item.key());
+    bool same_keys = true;
+    for (const auto& item : next.items())
+      if (!running.contains(item.key())) {
+        names.push_back(item.key());
+        same_keys = false;
+      }
+    same_keys = same_keys && running.size() == next.size();
+    // Struct sections always have every key, in to_json()'s order. Differing
+    // keys mean a map (clusters, routing), which to_json() writes sorted.
+    if (!same_keys)
+      std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+      auto child_path = join_path(path, name);
+      keys.push_back(name);
+      if (running.contains(name) && next.contains(name))
+        compare(running.at(name), next.at(name), keys, child_path);
+      else
+        record(keys, child_path); // added or removed as a whole
+      keys.pop_back();
+    }
+  }
+
+  void record(const std::vector<std::string>& keys, const std::string& path) {
+    auto& list = effect_of(keys) == reload_effect::at_once ? plan_.applied : plan_.needs_restart;
+    list.push_back(path);
+  }
+
+  reload_plan plan_;
+};
+
+} // namespace
+
+reload_plan plan_reload(const runtime_config& running, const runtime_config& next) {
+  // Revealed, so that a changed password or token counts as a change.
+  return reload_planner{}.run(to_json(running, redaction::reveal_secrets),
+                              to_json(next, redaction::reveal_secrets));
 }
 
 std::string redact_uri(const std::string& uri) {

@@ -4,11 +4,13 @@
 // the environment overrides, runs validate(), and throws config_error listing
 // every problem with its JSON path. load_config() does the same for a file.
 // to_json() writes the effective configuration back (the `config` control
-// command), with credentials redacted unless asked otherwise.
+// command), with credentials redacted unless asked otherwise. plan_reload()
+// tells a reload what it may apply to a running runtime.
 //
 // Environment overrides (empty values are ignored):
-//   MONGODB_URI         uri of the default_cluster
-//   TENANTRT_LOG_LEVEL  logging.level
+//   MONGODB_URI             uri of the default_cluster
+//   TENANTRT_LOG_LEVEL      logging.level
+//   TENANTRT_CONTROL_TOKEN  control.token (keeps the secret out of the file)
 
 #include <functional>
 #include <optional>
@@ -27,7 +29,7 @@ struct config_problem {
   /// JSON path of the offending key, e.g. "clusters.eu.max_pool_size"; empty
   /// for the document as a whole (malformed JSON, unreadable file).
   std::string path;
-  /// What is wrong; never contains a URI password.
+  /// What is wrong; never contains a URI password or control.token.
   std::string reason;
 };
 
@@ -74,9 +76,10 @@ std::string redact_uri(const std::string& uri);
 
 /// Whether to_json() may show credentials.
 enum class redaction {
-  /// URIs pass through redact_uri() (for logs and the control socket).
+  /// URIs pass through redact_uri() and control.token becomes "***" ("" when
+  /// unset) (for logs and the control socket).
   redact_secrets,
-  /// URIs as configured (to write a file back that parse_config() reads).
+  /// Everything as configured (to write a file back that parse_config() reads).
   reveal_secrets,
 };
 
@@ -84,5 +87,24 @@ enum class redaction {
 /// parse_config() reads.
 nlohmann::ordered_json to_json(const runtime_config& cfg,
                                redaction mode = redaction::redact_secrets);
+
+/// What a reload can apply at once and what needs a restart, comparing the
+/// running config with the newly loaded one. Both hold JSON paths as in
+/// config_problem (e.g. "clusters.eu.uri", "clusters.us" for a cluster added
+/// or removed), in file layout order with map entries by name; never values,
+/// so a changed password or token shows only as its path.
+struct reload_plan {
+  /// JSON paths whose value changed and apply at once.
+  std::vector<std::string> applied;
+  /// JSON paths whose value changed but need a restart (clusters added or
+  /// removed, uri, pool_per_tenant, default_cluster, main_cluster,
+  /// main_database, database_template, routing, executor, scheduler,
+  /// control.listen, metrics.http_listen).
+  std::vector<std::string> needs_restart;
+};
+
+/// Compares running with next key by key; both are assumed valid (as
+/// parse_config() returns them). Changes nothing.
+reload_plan plan_reload(const runtime_config& running, const runtime_config& next);
 
 } // namespace tenantrt

@@ -89,6 +89,41 @@ struct scheduler_config {
   uint32_t threads = 0;
 };
 
+/// The JSON control socket (tenantrtd).
+struct control_config {
+  /// Addresses to listen on: "127.0.0.1:PORT" (a host:port; non-loopback
+  /// hosts need a token) and/or "unix:/path" (socket file mode 0600).
+  std::vector<std::string> listen{"127.0.0.1:7070"};
+  /// When set, every request must carry it as "token" (compared in
+  /// constant time). Required for a non-loopback listen address.
+  std::string token;
+  /// A request line longer than this gets line_too_long; the rest is discarded.
+  uint32_t max_line_bytes = 65536;
+  /// Clients beyond this get too_many_clients and are closed.
+  uint32_t max_clients = 64;
+};
+
+/// The metrics actor: sampling, history, warnings, Prometheus.
+struct metrics_config {
+  uint32_t sample_interval_ms = 10000;
+  /// Samples kept (the Node.js report's "last 100 data points").
+  uint32_t history_size = 100;
+  /// high_connection_count above this many physical connections.
+  uint32_t warn_total_connections = 30;
+  /// tenant_limit_near at this percentage of max_tenant_connections.
+  uint32_t warn_tenant_limit_percent = 80;
+  /// Per-tenant Prometheus series: only the top N tenants by use.
+  uint32_t prometheus_top_tenants = 20;
+  /// "127.0.0.1:PORT" serves GET /metrics over HTTP; empty: off.
+  std::string http_listen;
+};
+
+/// Stopping tenantrtd (SIGTERM / SIGINT).
+struct shutdown_config {
+  /// In-flight work gets this long to finish; the rest fails with shutting_down.
+  uint32_t drain_timeout_ms = 10000;
+};
+
 struct logging_config {
   /// trace, debug, info, warn, error, critical, off
   std::string level = "info";
@@ -113,6 +148,9 @@ struct runtime_config {
   executor_config executor;
   scheduler_config scheduler;
   logging_config logging;
+  control_config control;
+  metrics_config metrics;
+  shutdown_config shutdown;
 };
 
 } // namespace tenantrt

@@ -2,15 +2,19 @@
 
 #include <stdexcept>
 
+#include <caf/io/middleman.hpp>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/metrics.hpp"
 #include "actors/pool_maintainer.hpp"
 #include "actors/registry.hpp"
 #include "runtime/blocking_executor.hpp"
+#include "config/config_loader.hpp"
 #include "runtime/command_document.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/mongo_backend.hpp"
@@ -23,6 +27,8 @@ std::unique_ptr<caf::actor_system_config> make_system_config(const runtime_confi
   auto cfg = std::make_unique<caf::actor_system_config>();
   if (config.scheduler.threads > 0)
     cfg->set("scheduler.max-threads", static_cast<size_t>(config.scheduler.threads));
+  // The control socket (tenantrtd) runs as a broker on the middleman.
+  cfg->load<caf::io::middleman>();
   cfg->set("logger.console-verbosity", caf::atom("quiet"));
   cfg->set("logger.file-verbosity", caf::atom("quiet"));
   cfg->add_error_category(error_category_atom,
@@ -98,6 +104,10 @@ void runtime::start() {
   registry_ = system_->spawn(registry_impl, config_,
                              std::static_pointer_cast<command_backend>(backend_));
   std::weak_ptr<mongo_backend> weak_backend = backend_;
+  metrics_ = system_->spawn(metrics_impl, config_, registry_, [weak_backend] {
+    auto backend = weak_backend.lock();
+    return backend ? backend->pool_counters_by_cluster() : std::map<std::string, pool_counters>{};
+  });
   maintainer_ = system_->spawn(
     pool_maintainer_impl,
     [weak_backend] {
@@ -175,6 +185,64 @@ std::future<result> runtime::run_main_command(const nlohmann::ordered_json& comm
   return future;
 }
 
+runtime_config runtime::config() const {
+  std::lock_guard<std::mutex> guard{config_mutex_};
+  return config_;
+}
+
+namespace {
+
+/// next, except for what only a restart can change, which keeps its running value.
+runtime_config effective_after_reload(const runtime_config& running, const runtime_config& next) {
+  runtime_config out = next;
+  out.clusters = running.clusters;
+  for (auto& [name, cluster] : out.clusters)
+    if (auto updated = next.clusters.find(name); updated != next.clusters.end())
+      cluster.pool = updated->second.pool; // sizes and timeouts apply; uri and layout stay
+  out.default_cluster = running.default_cluster;
+  out.main_cluster = running.main_cluster;
+  out.main_database = running.main_database;
+  out.database_template = running.database_template;
+  out.routing = running.routing;
+  out.executor = running.executor;
+  out.scheduler = running.scheduler;
+  out.control.listen = running.control.listen;
+  out.metrics.http_listen = running.metrics.http_listen;
+  return out;
+}
+
+} // namespace
+
+reload_result runtime::reload(const runtime_config& next) {
+  auto plan = plan_reload(config(), next);
+  runtime_config effective;
+  {
+    std::lock_guard<std::mutex> guard{config_mutex_};
+    effective = effective_after_reload(config_, next);
+    config_ = effective;
+  }
+  set_log_level(effective.logging.level);
+  backend_->apply_pool_settings(effective);
+  caf::anon_send(registry_, reload_atom::value, effective);
+  caf::anon_send(metrics_, reload_atom::value, effective);
+  caf::anon_send(maintainer_, reload_atom::value,
+                 std::chrono::duration_cast<caf::timespan>(
+                   std::chrono::milliseconds{effective.pool_maintenance_interval_ms}));
+  log().info("configuration reloaded: {} change(s) applied, {} need a restart", plan.applied.size(),
+             plan.needs_restart.size());
+  for (auto& path : plan.needs_restart)
+    log().warn("reload: {} changed but needs a restart; the running value stays", path);
+  return reload_result{plan.applied, plan.needs_restart};
+}
+
+bool runtime::post_blocking(std::function<void()> job) {
+  return executor_->try_post(std::move(job));
+}
+
+metrics_actor runtime::metrics() const {
+  return metrics_;
+}
+
 runtime_stats runtime::stats(std::chrono::milliseconds timeout) {
   runtime_stats out;
   out.registry = ask<registry_stats>(*system_, registry_, timeout, "stats", stats_atom::value);
@@ -208,6 +276,7 @@ bool runtime::shutdown(std::chrono::milliseconds drain_timeout) {
                  self->send_exit(registry_, caf::exit_reason::kill);
                });
     self->send(maintainer_, drain_atom::value);
+    self->send(metrics_, drain_atom::value);
   }
   backend_->shutdown();
   executor_->shutdown();

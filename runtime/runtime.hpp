@@ -16,6 +16,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <memory>
 #include <string>
@@ -59,6 +60,14 @@ struct runtime_stats {
 };
 
 using result_callback = std::function<void(result)>;
+
+/// What reload() did, as JSON paths of the keys that changed.
+struct reload_result {
+  /// Changed and in effect now.
+  std::vector<std::string> applied;
+  /// Changed but kept at the running value until a restart.
+  std::vector<std::string> needs_restart;
+};
 
 class runtime {
 public:
@@ -107,13 +116,25 @@ public:
   /// work finished in time. Idempotent.
   bool shutdown(std::chrono::milliseconds drain_timeout = std::chrono::seconds{10});
 
+  /// Applies what can change at run time (limits, timeouts, thresholds,
+  /// log level) from next and reports what needs a restart.
+  reload_result reload(const runtime_config& next);
+
+  /// Runs blocking work (file I/O, ...) on the runtime's executor, off the
+  /// actors' threads; false when the executor refuses it (full or stopped).
+  bool post_blocking(std::function<void()> job);
+
   /// The registry, for CAF services (see actors/protocol.hpp).
   registry_actor registry() const;
+
+  /// The metrics actor (samples, warnings, JSON and Prometheus renderings).
+  metrics_actor metrics() const;
 
   /// The actor system the runtime's actors live in.
   caf::actor_system& system();
 
-  const runtime_config& config() const noexcept { return config_; }
+  /// The configuration in effect (a copy: reload() may change it).
+  runtime_config config() const;
 
 private:
   void start();
@@ -127,7 +148,10 @@ private:
   std::shared_ptr<blocking_executor> executor_;
   std::shared_ptr<mongo_backend> backend_;
   registry_actor registry_;
+  metrics_actor metrics_;
   pool_maintainer_actor maintainer_;
+  /// Guards config_ against reload() racing config().
+  mutable std::mutex config_mutex_;
   std::atomic<bool> stopped_{false};
 };
 

@@ -1,0 +1,629 @@
+// cluster_pool against the dev-mongo server: every promise of the pool is
+// checked by counting the established TCP connections to the server port
+// from outside the pool (tcp_census), not only through the pool's counters.
+
+#include "runtime/cluster_pool.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/dev_mongo_server.hpp"
+#include "tests/support/tcp_census.hpp"
+
+namespace tenantrt {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::steady_clock;
+using testing::count_established_to_port;
+using testing::dev_mongo_server;
+using testing::wait_for_connection_count;
+
+constexpr auto ping_json = R"({"ping": 1})";
+
+/// Established client sockets to port, each counted once. While sockets are
+/// being opened, /proc/net/tcp can list one twice (it is produced in page-size
+/// chunks and resumes by position: an insert between two read() calls shifts
+/// entries; seen here: 7 "sockets" from 4 clients). Sampling under churn
+/// therefore dedupes by address pair; count_established_to_port() is used
+/// where the table is quiet.
+size_t distinct_established_to_port(uint16_t port) {
+  char wanted[8];
+  std::snprintf(wanted, sizeof wanted, ":%04X", static_cast<unsigned>(port));
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream table{path};
+    std::string line;
+    std::getline(table, line); // header
+    while (std::getline(table, line)) {
+      std::istringstream fields{line};
+      std::string slot, local, remote, state;
+      if (!(fields >> slot >> local >> remote >> state))
+        continue;
+      if (state == "01" && remote.size() > 5 && remote.compare(remote.size() - 5, 5, wanted) == 0)
+        seen.emplace(local, remote);
+    }
+  }
+  return seen.size();
+}
+
+/// The pool's clock: real time plus an offset the test advances, so idle
+/// ages grow without sleeping.
+class fake_clock {
+public:
+  steady_clock::time_point now() const { return steady_clock::now() + offset_.load(); }
+  void advance(std::chrono::milliseconds by) { offset_.store(offset_.load() + by); }
+  pool_clock as_pool_clock() {
+    return [this] { return now(); };
+  }
+
+private:
+  std::atomic<std::chrono::milliseconds> offset_{0ms};
+};
+
+/// Polls an in-process condition (pool counters) until it holds or limit
+/// passes; the pool has no event to wait on.
+template <class Predicate>
+bool eventually(Predicate pred, std::chrono::milliseconds limit = 5s) {
+  auto deadline = steady_clock::now() + limit;
+  while (!pred()) {
+    if (steady_clock::now() > deadline)
+      return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+class ClusterPoolTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    server_ = std::make_unique<dev_mongo_server>();
+    port_ = server_->port();
+    ASSERT_EQ(count_established_to_port(port_), 0u);
+  }
+
+  void TearDown() override {
+    pool_.reset();
+    server_.reset();
+  }
+
+  /// Small defaults that keep every test fast.
+  static pool_settings small_settings() {
+    pool_settings settings;
+    settings.max_pool_size = 4;
+    settings.min_pool_size = 0;
+    settings.max_idle_time_ms = 60000;
+    settings.wait_queue_timeout_ms = 5000;
+    settings.socket_timeout_ms = 5000;
+    settings.server_selection_timeout_ms = 1000;
+    settings.connect_timeout_ms = 3000;
+    return settings;
+  }
+
+  cluster_pool& make_pool(const pool_settings& settings) {
+    pool_ = std::make_unique<cluster_pool>(pool_identity{"test", {}}, server_->uri(), settings,
+                                           clock_.as_pool_clock());
+    return *pool_;
+  }
+
+  /// Sockets to the server, once they settle on `wanted`.
+  size_t sockets_become(size_t wanted) {
+    return wait_for_connection_count(port_, [wanted](size_t n) { return n == wanted; }, 5s);
+  }
+
+  std::unique_ptr<dev_mongo_server> server_;
+  uint16_t port_ = 0;
+  fake_clock clock_;
+  std::unique_ptr<cluster_pool> pool_;
+};
+
+/// Checks a connection out and runs a ping on it (the socket opens lazily).
+client_lease checkout_and_ping(cluster_pool& pool) {
+  auto result = pool.checkout();
+  EXPECT_EQ(result.code, errc::none) << result.message;
+  if (result.lease) {
+    auto outcome = run_command(result.lease, "admin", ping_json);
+    EXPECT_EQ(outcome.code, errc::none) << outcome.message;
+  }
+  return std::move(result.lease);
+}
+
+TEST_F(ClusterPoolTest, NeverOpensMoreThanMaxPoolSizeUnderConcurrentLoad) {
+  auto settings = small_settings();
+  settings.max_pool_size = 4;
+  auto& pool = make_pool(settings);
+
+  std::atomic<bool> running{true};
+  std::atomic<size_t> max_sockets{0};
+  std::atomic<size_t> samples{0};
+  std::thread sampler{[&] {
+    while (running.load()) {
+      auto now = distinct_established_to_port(port_);
+      size_t seen = max_sockets.load();
+      while (now > seen && !max_sockets.compare_exchange_weak(seen, now)) {
+      }
+      ++samples;
+      std::this_thread::sleep_for(1ms); // sampling period, not synchronisation
+    }
+  }};
+
+  // Reading /proc/net/tcp takes ~10 ms here: keep hammering until the
+  // sampler has looked often enough, not for a fixed number of operations.
+  constexpr int threads = 16;
+  constexpr int min_ops_per_thread = 30;
+  constexpr size_t min_samples = 40;
+  std::atomic<int> failures{0};
+  std::atomic<uint64_t> max_open{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&] {
+      for (int i = 0; i < min_ops_per_thread || samples.load() < min_samples; ++i) {
+        auto outcome = pool.run("admin", ping_json);
+        if (outcome.code != errc::none)
+          ++failures;
+        auto open = pool.counters().open;
+        uint64_t seen = max_open.load();
+        while (open > seen && !max_open.compare_exchange_weak(seen, open)) {
+        }
+      }
+    });
+  for (auto& worker : workers)
+    worker.join();
+  running = false;
+  sampler.join();
+
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GE(samples.load(), min_samples);
+  EXPECT_LE(max_sockets.load(), 4u) << "sockets to the server exceeded max_pool_size";
+  EXPECT_EQ(max_sockets.load(), 4u) << "16 threads should have driven the pool to its cap";
+  EXPECT_LE(max_open.load(), 4u);
+  auto counters = pool.counters();
+  EXPECT_EQ(counters.in_use, 0u);
+  EXPECT_EQ(counters.open, counters.idle);
+  EXPECT_EQ(counters.created_total, 4u) << "reuse: no connection beyond the cap was ever made";
+  EXPECT_EQ(count_established_to_port(port_), counters.open);
+}
+
+TEST_F(ClusterPoolTest, MaintainOpensMinWarmConnectionsWithoutAnyCommand) {
+  auto settings = small_settings();
+  settings.min_pool_size = 3;
+  auto& pool = make_pool(settings);
+  EXPECT_EQ(count_established_to_port(port_), 0u) << "construction opens nothing";
+
+  pool.maintain();
+  EXPECT_EQ(sockets_become(3), 3u);
+  auto counters = pool.counters();
+  EXPECT_EQ(counters.open, 3u);
+  EXPECT_EQ(counters.idle, 3u);
+  EXPECT_EQ(counters.created_total, 3u);
+
+  pool.maintain(); // already warm: nothing more
+  EXPECT_EQ(pool.counters().created_total, 3u);
+  EXPECT_EQ(count_established_to_port(port_), 3u);
+}
+
+TEST_F(ClusterPoolTest, MaintainRefillsMinAfterADiscard) {
+  auto settings = small_settings();
+  settings.min_pool_size = 2;
+  auto& pool = make_pool(settings);
+  pool.maintain();
+  ASSERT_EQ(sockets_become(2), 2u);
+  auto lease = pool.checkout().lease;
+  ASSERT_TRUE(lease);
+  lease.discard();
+  EXPECT_EQ(sockets_become(1), 1u);
+  pool.maintain();
+  EXPECT_EQ(sockets_become(2), 2u);
+  EXPECT_EQ(pool.counters().open, 2u);
+}
+
+TEST_F(ClusterPoolTest, ClosesConnectionsIdleLongerThanMaxIdleTimeDownToMin) {
+  auto settings = small_settings();
+  settings.max_pool_size = 6;
+  settings.min_pool_size = 2;
+  settings.max_idle_time_ms = 60000;
+  auto& pool = make_pool(settings);
+  {
+    std::vector<client_lease> held;
+    for (int i = 0; i < 6; ++i)
+      held.push_back(checkout_and_ping(pool));
+    ASSERT_EQ(sockets_become(6), 6u);
+  } // all six checked in
+
+  pool.maintain(); // nothing is old yet
+  EXPECT_EQ(count_established_to_port(port_), 6u);
+
+  clock_.advance(59s);
+  pool.maintain();
+  EXPECT_EQ(count_established_to_port(port_), 6u) << "59 s < max_idle_time_ms";
+
+  clock_.advance(2s);
+  pool.maintain();
+  EXPECT_EQ(sockets_become(2), 2u);
+  auto counters = pool.counters();
+  EXPECT_EQ(counters.open, 2u);
+  EXPECT_EQ(counters.idle, 2u);
+  EXPECT_EQ(counters.closed_total, 4u);
+
+  clock_.advance(600s);
+  pool.maintain();
+  EXPECT_EQ(count_established_to_port(port_), 2u) << "never below min_pool_size";
+}
+
+TEST_F(ClusterPoolTest, LifoCheckoutLetsSurplusConnectionsAgeOut) {
+  auto settings = small_settings();
+  settings.max_pool_size = 4;
+  settings.min_pool_size = 1;
+  settings.max_idle_time_ms = 60000;
+  auto& pool = make_pool(settings);
+  _mongoc_client_t* last_returned = nullptr;
+  {
+    std::vector<client_lease> held;
+    for (int i = 0; i < 4; ++i)
+      held.push_back(checkout_and_ping(pool));
+    last_returned = held.back().client();
+    // Returned in order: held.back() goes back last, so it is on top.
+  }
+  ASSERT_EQ(sockets_become(4), 4u);
+
+  clock_.advance(30s);
+  // A light load of one caller at a time: always the same (most recent) one.
+  for (int i = 0; i < 20; ++i) {
+    auto lease = checkout_and_ping(pool);
+    EXPECT_EQ(lease.client(), last_returned) << "checkout must be LIFO";
+  }
+  clock_.advance(31s);
+  pool.maintain();
+  EXPECT_EQ(sockets_become(1), 1u) << "the three unused surplus connections aged out";
+  auto lease = pool.checkout().lease;
+  EXPECT_EQ(lease.client(), last_returned) << "the busy connection survived";
+  EXPECT_EQ(pool.counters().created_total, 4u);
+}
+
+TEST_F(ClusterPoolTest, FullPoolCheckoutFailsWithPoolWaitTimeout) {
+  auto settings = small_settings();
+  settings.max_pool_size = 2;
+  settings.wait_queue_timeout_ms = 200;
+  auto& pool = make_pool(settings);
+  auto first = checkout_and_ping(pool);
+  auto second = checkout_and_ping(pool);
+  ASSERT_EQ(sockets_become(2), 2u);
+
+  auto started = steady_clock::now();
+  auto third = pool.checkout();
+  auto waited = steady_clock::now() - started;
+  EXPECT_EQ(third.code, errc::pool_wait_timeout);
+  EXPECT_FALSE(third.lease);
+  EXPECT_NE(third.message.find("wait_queue_timeout_ms 200"), std::string::npos) << third.message;
+  EXPECT_GE(waited, 200ms);
+  EXPECT_LT(waited, 1000ms);
+  auto counters = pool.counters();
+  EXPECT_EQ(counters.wait_timeouts_total, 1u);
+  EXPECT_EQ(counters.waiters, 0u);
+  EXPECT_EQ(count_established_to_port(port_), 2u);
+
+  // Same through run(): the error reaches the command outcome.
+  auto outcome = pool.run("admin", ping_json);
+  EXPECT_EQ(outcome.code, errc::pool_wait_timeout);
+  EXPECT_EQ(pool.counters().wait_timeouts_total, 2u);
+}
+
+TEST_F(ClusterPoolTest, WaitersAreServedInArrivalOrder) {
+  auto settings = small_settings();
+  settings.max_pool_size = 1;
+  settings.wait_queue_timeout_ms = 10000;
+  auto& pool = make_pool(settings);
+  auto held = checkout_and_ping(pool);
+
+  std::mutex order_mutex;
+  std::vector<int> order;
+  std::vector<std::thread> waiters;
+  bool all_queued = true;
+  for (int i = 0; i < 4; ++i) {
+    waiters.emplace_back([&, i] {
+      auto result = pool.checkout();
+      ASSERT_EQ(result.code, errc::none) << result.message;
+      std::lock_guard<std::mutex> guard{order_mutex};
+      order.push_back(i);
+    });
+    // Next waiter only after this one is queued, so arrival order is known.
+    all_queued = all_queued && eventually([&] {
+      return pool.counters().waiters == static_cast<uint64_t>(i + 1);
+    });
+  }
+  held.checkin();
+  for (auto& waiter : waiters)
+    waiter.join();
+  ASSERT_TRUE(all_queued);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(pool.counters().created_total, 1u);
+  EXPECT_EQ(count_established_to_port(port_), 1u);
+}
+
+TEST_F(ClusterPoolTest, DiscardedSlotGoesToTheWaiter) {
+  auto settings = small_settings();
+  settings.max_pool_size = 1;
+  auto& pool = make_pool(settings);
+  auto held = checkout_and_ping(pool);
+  std::thread waiter{[&] {
+    auto lease = checkout_and_ping(pool);
+    EXPECT_TRUE(lease);
+  }};
+  bool queued = eventually([&] { return pool.counters().waiters == 1; });
+  held.discard();
+  waiter.join();
+  ASSERT_TRUE(queued);
+  EXPECT_EQ(pool.counters().created_total, 2u);
+  EXPECT_EQ(sockets_become(1), 1u);
+}
+
+TEST_F(ClusterPoolTest, AppliedSettingsResizeThePoolWithoutARestart) {
+  auto settings = small_settings();
+  settings.max_pool_size = 4;
+  auto& pool = make_pool(settings);
+  {
+    std::vector<client_lease> held;
+    for (int i = 0; i < 4; ++i)
+      held.push_back(checkout_and_ping(pool));
+  }
+  ASSERT_EQ(sockets_become(4), 4u);
+
+  settings.max_pool_size = 2;
+  pool.apply_settings(settings);
+  pool.maintain(); // idle connections above the new cap close at once
+  EXPECT_EQ(sockets_become(2), 2u);
+  EXPECT_EQ(pool.counters().max_pool_size, 2u);
+
+  // At the lowered cap a third caller waits; raising the cap serves it.
+  auto a = pool.checkout().lease;
+  auto b = pool.checkout().lease;
+  checkout_result third;
+  std::thread waiter{[&] { third = pool.checkout(); }};
+  bool queued = eventually([&] { return pool.counters().waiters == 1; });
+  settings.max_pool_size = 3;
+  pool.apply_settings(settings);
+  waiter.join();
+  ASSERT_TRUE(queued);
+  EXPECT_EQ(third.code, errc::none) << third.message;
+  EXPECT_EQ(pool.counters().open, 3u);
+}
+
+TEST_F(ClusterPoolTest, CheckinReuseOpensNoNewConnection) {
+  auto& pool = make_pool(small_settings());
+  for (int i = 0; i < 50; ++i) {
+    auto lease = checkout_and_ping(pool);
+    ASSERT_TRUE(lease);
+    if (i % 10 == 0) { // a census costs ~10 ms here
+      EXPECT_EQ(count_established_to_port(port_), 1u);
+    }
+  }
+  EXPECT_EQ(count_established_to_port(port_), 1u);
+  auto counters = pool.counters();
+  EXPECT_EQ(counters.created_total, 1u);
+  EXPECT_EQ(counters.open, 1u);
+  EXPECT_EQ(counters.idle, 1u);
+}
+
+TEST_F(ClusterPoolTest, DiscardClosesTheSocket) {
+  auto& pool = make_pool(small_settings());
+  auto lease = checkout_and_ping(pool);
+  ASSERT_EQ(sockets_become(1), 1u);
+  lease.discard();
+  EXPECT_FALSE(lease);
+  EXPECT_EQ(sockets_become(0), 0u);
+  auto counters = pool.counters();
+  EXPECT_EQ(counters.open, 0u);
+  EXPECT_EQ(counters.closed_total, 1u);
+}
+
+TEST_F(ClusterPoolTest, ShutdownLeavesNoSocketAndWakesWaiters) {
+  auto settings = small_settings();
+  settings.max_pool_size = 3;
+  settings.min_pool_size = 2;
+  auto& pool = make_pool(settings);
+  pool.maintain();
+  ASSERT_EQ(sockets_become(2), 2u);
+  auto a = checkout_and_ping(pool);
+  auto b = checkout_and_ping(pool);
+  auto c = checkout_and_ping(pool);
+  ASSERT_EQ(sockets_become(3), 3u);
+
+  checkout_result handed;
+  std::thread waiter{[&] { handed = pool.checkout(); }};
+  bool first_queued = eventually([&] { return pool.counters().waiters == 1; });
+  a.checkin(); // handed straight to the waiter
+  waiter.join();
+  ASSERT_TRUE(first_queued);
+  EXPECT_EQ(handed.code, errc::none);
+
+  errc late_code = errc::none;
+  std::thread late_waiter{[&] { late_code = pool.checkout().code; }};
+  bool queued = eventually([&] { return pool.counters().waiters == 1; });
+  pool.shutdown();
+  late_waiter.join();
+  ASSERT_TRUE(queued);
+  EXPECT_EQ(late_code, errc::shutting_down);
+  EXPECT_EQ(count_established_to_port(port_), 3u) << "all three are in use, none closed yet";
+
+  handed.lease.checkin(); // after shutdown: closed, not pooled
+  b.checkin(); // after shutdown: closed, not pooled
+  c.checkin();
+  EXPECT_EQ(sockets_become(0), 0u);
+  EXPECT_EQ(pool.counters().open, 0u);
+  EXPECT_EQ(pool.checkout().code, errc::shutting_down);
+  EXPECT_EQ(pool.run("admin", ping_json).code, errc::shutting_down);
+}
+
+TEST_F(ClusterPoolTest, ServerDownIsUnreachableWithinSelectionTimeoutThenRecovers) {
+  auto settings = small_settings();
+  settings.server_selection_timeout_ms = 1000;
+  settings.min_pool_size = 1;
+  auto& pool = make_pool(settings);
+  pool.maintain();
+  ASSERT_EQ(pool.run("admin", ping_json).code, errc::none);
+
+  server_->stop();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto started = steady_clock::now();
+    auto outcome = pool.run("admin", ping_json);
+    auto took = steady_clock::now() - started;
+    EXPECT_EQ(outcome.code, errc::server_unreachable) << outcome.message;
+    EXPECT_LE(took, 1500ms) << "error must come within server_selection_timeout_ms";
+    EXPECT_NE(outcome.message.find("pool test"), std::string::npos) << outcome.message;
+  }
+  pool.maintain(); // warm-up fails quietly while the server is down
+  EXPECT_EQ(pool.counters().open, 0u);
+
+  server_->start();
+  auto outcome = pool.run("admin", ping_json);
+  EXPECT_EQ(outcome.code, errc::none) << "first command after the restart: " << outcome.message;
+  pool.maintain();
+  EXPECT_EQ(sockets_become(1), 1u);
+}
+
+TEST_F(ClusterPoolTest, QuickRestartIsInvisibleToReadsButNotToWrites) {
+  auto settings = small_settings();
+  settings.min_pool_size = 2;
+  auto& pool = make_pool(settings);
+  pool.maintain();
+  ASSERT_EQ(sockets_become(2), 2u);
+  server_->stop();
+  server_->start(); // both idle sockets are dead, used < 1 s ago
+  // A read on a dead pooled socket is retried once on a fresh connection.
+  for (int i = 0; i < 3; ++i) {
+    auto outcome = pool.run("tenant_a", R"({"find": "orders", "filter": {}})");
+    EXPECT_EQ(outcome.code, errc::none) << "read " << i << ": " << outcome.message;
+  }
+  pool.maintain();
+  ASSERT_EQ(sockets_become(2), 2u);
+
+  server_->stop();
+  server_->start();
+  // A write may have reached the old server: never retried, the caller
+  // decides. (If this thread was slow and the socket sat unused for over
+  // 1 s, the driver's own closed-socket check reconnects before sending and
+  // the write simply succeeds.)
+  auto write = pool.run("tenant_a", R"({"insert": "orders", "documents": [{"_id": 1}]})");
+  ASSERT_TRUE(write.code == errc::server_unreachable || write.code == errc::none)
+    << to_string(write.code) << ": " << write.message;
+  if (write.code == errc::server_unreachable) {
+    auto found = pool.run("tenant_a", R"({"find": "orders", "filter": {}})");
+    ASSERT_EQ(found.code, errc::none) << found.message;
+    EXPECT_EQ(found.reply_json.find("\"_id\""), std::string::npos)
+      << "the failed write must not have been retried: " << found.reply_json;
+    auto again = pool.run("tenant_a", R"({"insert": "orders", "documents": [{"_id": 1}]})");
+    EXPECT_EQ(again.code, errc::none) << "the failed write cleared the pool: " << again.message;
+  }
+}
+
+TEST_F(ClusterPoolTest, KeepalivePingsRestoreWarmConnectionsAfterARestart) {
+  auto settings = small_settings();
+  settings.min_pool_size = 2;
+  settings.max_idle_time_ms = 60000;
+  auto& pool = make_pool(settings);
+  pool.maintain();
+  ASSERT_EQ(sockets_become(2), 2u);
+  server_->stop();
+  server_->start();
+  EXPECT_EQ(sockets_become(0), 0u) << "the server restarted: the warm sockets died";
+  EXPECT_EQ(pool.counters().open, 2u) << "the books do not know yet";
+
+  clock_.advance(61s); // the warm minimum is now idle longer than max_idle_time_ms
+  pool.maintain();     // keepalive pings: no user command involved
+  EXPECT_EQ(sockets_become(2), 2u);
+  EXPECT_EQ(pool.counters().open, 2u);
+}
+
+TEST_F(ClusterPoolTest, ServerErrorBecomesCommandFailedWithServerMessage) {
+  auto& pool = make_pool(small_settings());
+  auto outcome = pool.run("tenant_a", R"({"noSuchCommand": 1})");
+  EXPECT_EQ(outcome.code, errc::command_failed);
+  EXPECT_NE(outcome.message.find("noSuchCommand"), std::string::npos) << outcome.message;
+  EXPECT_NE(outcome.message.find("code 59"), std::string::npos) << outcome.message;
+  EXPECT_NE(outcome.reply_json.find("\"ok\""), std::string::npos) << outcome.reply_json;
+  EXPECT_NE(outcome.reply_json.find("errmsg"), std::string::npos) << outcome.reply_json;
+  // The connection is fine after a server error: kept, not discarded.
+  EXPECT_EQ(pool.counters().closed_total, 0u);
+  EXPECT_EQ(pool.counters().idle, 1u);
+}
+
+TEST_F(ClusterPoolTest, MalformedCommandIsBadCommandAndTakesNoConnection) {
+  auto& pool = make_pool(small_settings());
+  for (const char* text : {"{\"ping\": ", "not json", "[1, 2]", "{}", "", "{\"$numberLong\": 5}"}) {
+    auto outcome = pool.run("admin", text);
+    EXPECT_EQ(outcome.code, errc::bad_command) << "for: " << text << " -> " << outcome.message;
+  }
+  EXPECT_EQ(pool.counters().created_total, 0u);
+  EXPECT_EQ(count_established_to_port(port_), 0u);
+}
+
+TEST_F(ClusterPoolTest, InsertThenFindReturnsTheDocument) {
+  auto& pool = make_pool(small_settings());
+  auto inserted = pool.run(
+    "tenant_a",
+    R"({"insert": "orders", "documents": [{"_id": 1, "item": "book", "qty": {"$numberLong": "5"}}]})");
+  ASSERT_EQ(inserted.code, errc::none) << inserted.message;
+  EXPECT_NE(inserted.reply_json.find("\"n\" : 1"), std::string::npos) << inserted.reply_json;
+
+  auto found = pool.run("tenant_a", R"({"find": "orders", "filter": {"item": "book"}})");
+  ASSERT_EQ(found.code, errc::none) << found.message;
+  EXPECT_NE(found.reply_json.find("\"item\" : \"book\""), std::string::npos) << found.reply_json;
+  EXPECT_NE(found.reply_json.find("\"qty\" : 5"), std::string::npos) << found.reply_json;
+
+  auto elsewhere = pool.run("tenant_b", R"({"find": "orders", "filter": {}})");
+  ASSERT_EQ(elsewhere.code, errc::none) << elsewhere.message;
+  EXPECT_EQ(elsewhere.reply_json.find("book"), std::string::npos) << "databases are separate";
+}
+
+TEST_F(ClusterPoolTest, SlowReplyIsTimeoutAndTheConnectionIsReplaced) {
+  auto settings = small_settings();
+  settings.socket_timeout_ms = 300;
+  auto& pool = make_pool(settings);
+  auto armed = pool.run("admin", R"({"configureFailPoint": "failCommand", "mode": {"times": 1},
+      "data": {"failCommands": ["find"], "blockConnection": true, "blockTimeMS": 1500}})");
+  ASSERT_EQ(armed.code, errc::none) << armed.message;
+
+  auto started = steady_clock::now();
+  auto outcome = pool.run("tenant_a", R"({"find": "orders", "filter": {}})");
+  EXPECT_EQ(outcome.code, errc::timeout) << outcome.message;
+  EXPECT_LT(steady_clock::now() - started, 1200ms);
+  EXPECT_EQ(pool.counters().closed_total, 1u) << "a timed-out connection is discarded";
+  EXPECT_EQ(pool.run("tenant_a", R"({"find": "orders", "filter": {}})").code, errc::none);
+}
+
+TEST_F(ClusterPoolTest, MessagesAndLoggedUriNeverContainThePassword) {
+  auto settings = small_settings();
+  auto uri = server_->uri();
+  auto with_credentials = "mongodb://alice:s3cr3t%21Pa55@" + uri.substr(uri.find("://") + 3);
+  cluster_pool pool{pool_identity{"secret", {}}, with_credentials, settings};
+  EXPECT_EQ(pool.redacted_uri().find("s3cr3t"), std::string::npos) << pool.redacted_uri();
+  EXPECT_NE(pool.redacted_uri().find("alice:"), std::string::npos) << pool.redacted_uri();
+  // dev-mongo has no users: the driver's SCRAM handshake is refused.
+  auto outcome = pool.run("admin", ping_json);
+  EXPECT_EQ(outcome.code, errc::command_failed) << outcome.message;
+  EXPECT_NE(outcome.message.find("authentication failed"), std::string::npos) << outcome.message;
+  EXPECT_EQ(outcome.message.find("s3cr3t"), std::string::npos) << outcome.message;
+  EXPECT_EQ(outcome.reply_json.find("s3cr3t"), std::string::npos) << outcome.reply_json;
+
+  try {
+    cluster_pool broken{pool_identity{"broken", {}}, "mongodb://bob:hunter2@/bad?x=", settings};
+    ADD_FAILURE() << "an invalid URI must throw";
+  } catch (const std::runtime_error& ex) {
+    EXPECT_EQ(std::string{ex.what()}.find("hunter2"), std::string::npos) << ex.what();
+  }
+}
+
+} // namespace
+} // namespace tenantrt

@@ -1,5 +1,6 @@
 #include "config/config_loader.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -127,6 +128,25 @@ TEST(ConfigLoader, DefaultsAreTheDocumentedValues) {
   EXPECT_EQ(cfg.executor.max_queue, 10000u);
   EXPECT_EQ(cfg.scheduler.threads, 0u);
   EXPECT_EQ(cfg.logging.level, "info");
+  EXPECT_EQ(cfg.control.listen, std::vector<std::string>{"127.0.0.1:7070"});
+  EXPECT_EQ(cfg.control.token, "");
+  EXPECT_EQ(cfg.control.max_line_bytes, 65536u);
+  EXPECT_EQ(cfg.control.max_clients, 64u);
+  EXPECT_EQ(cfg.metrics.sample_interval_ms, 10000u);
+  EXPECT_EQ(cfg.metrics.history_size, 100u);
+  EXPECT_EQ(cfg.metrics.warn_total_connections, 30u);
+  EXPECT_EQ(cfg.metrics.warn_tenant_limit_percent, 80u);
+  EXPECT_EQ(cfg.metrics.prometheus_top_tenants, 20u);
+  EXPECT_EQ(cfg.metrics.http_listen, "");
+  EXPECT_EQ(cfg.shutdown.drain_timeout_ms, 10000u);
+}
+
+TEST(ConfigLoader, ControlMetricsAndShutdownDefaultWhenLeftOut) {
+  auto cfg = parse(R"({"control": {}, "metrics": {"history_size": 5}})");
+  EXPECT_EQ(to_json(cfg)["control"], to_json(runtime_config{})["control"]);
+  EXPECT_EQ(cfg.metrics.history_size, 5u);
+  EXPECT_EQ(cfg.metrics.sample_interval_ms, 10000u);
+  EXPECT_EQ(cfg.shutdown.drain_timeout_ms, 10000u);
 }
 
 TEST(ConfigLoader, DefaultsValidate) {
@@ -200,6 +220,47 @@ TEST(ConfigLoader, ReadsEverySection) {
   EXPECT_EQ(cfg.executor.max_queue, 3u);
   EXPECT_EQ(cfg.scheduler.threads, 4u);
   EXPECT_EQ(cfg.logging.level, "debug");
+}
+
+TEST(ConfigLoader, ReadsControlMetricsAndShutdown) {
+  auto cfg = parse(R"({
+    "control": {"listen": ["localhost:7071", "unix:/run/t.sock"], "token": "0123456789abcdef",
+                "max_line_bytes": 4096, "max_clients": 3},
+    "metrics": {"sample_interval_ms": 500, "history_size": 7, "warn_total_connections": 0,
+                "warn_tenant_limit_percent": 100, "prometheus_top_tenants": 0,
+                "http_listen": "[::1]:9464"},
+    "shutdown": {"drain_timeout_ms": 1}})");
+  EXPECT_EQ(cfg.control.listen, (std::vector<std::string>{"localhost:7071", "unix:/run/t.sock"}));
+  EXPECT_EQ(cfg.control.token, "0123456789abcdef");
+  EXPECT_EQ(cfg.control.max_line_bytes, 4096u);
+  EXPECT_EQ(cfg.control.max_clients, 3u);
+  EXPECT_EQ(cfg.metrics.sample_interval_ms, 500u);
+  EXPECT_EQ(cfg.metrics.history_size, 7u);
+  EXPECT_EQ(cfg.metrics.warn_total_connections, 0u);
+  EXPECT_EQ(cfg.metrics.warn_tenant_limit_percent, 100u);
+  EXPECT_EQ(cfg.metrics.prometheus_top_tenants, 0u);
+  EXPECT_EQ(cfg.metrics.http_listen, "[::1]:9464");
+  EXPECT_EQ(cfg.shutdown.drain_timeout_ms, 1u);
+}
+
+TEST(ConfigLoader, ControlListenAcceptsASingleString) {
+  auto cfg = parse(R"({"control": {"listen": "unix:/run/tenantrt/control.sock"}})");
+  EXPECT_EQ(cfg.control.listen, std::vector<std::string>{"unix:/run/tenantrt/control.sock"});
+  // Written back as the array it stands for.
+  EXPECT_EQ(to_json(cfg)["control"]["listen"],
+            nlohmann::ordered_json::array({"unix:/run/tenantrt/control.sock"}));
+}
+
+TEST(ConfigLoader, ControlListenRejectsOtherTypesAndNamesTheBadElement) {
+  expect_single_problem(problems_of(R"({"control": {"listen": 7070}})"), "control.listen",
+                        "expected array of strings or a string, got unsigned integer 7070");
+  // The bad element is named by its index; the others are still checked.
+  auto problems = problems_of(R"({"control": {"listen": ["127.0.0.1:1", 2, "0.0.0.0:3"]}})");
+  ASSERT_EQ(problems.size(), 2u) << listed(problems);
+  EXPECT_EQ(problems[0].path, "control.listen[1]");
+  EXPECT_TRUE(contains(problems[0].reason, "expected string"));
+  EXPECT_EQ(problems[1].path, "control.listen[2]");
+  EXPECT_TRUE(contains(problems[1].reason, "needs control.token"));
 }
 
 TEST(ConfigLoader, RejectsUnknownKeyWithItsPath) {
@@ -569,6 +630,168 @@ TEST(ConfigLoader, RoutingPrefixKeysMustBeNonEmptyTenantIdCharacters) {
   EXPECT_TRUE(validate(cfg).empty());
 }
 
+TEST(ConfigLoader, ControlListenNeedsAtLeastOneAddress) {
+  expect_single_problem(problems_of(R"({"control": {"listen": []}})"), "control.listen",
+                        "at least one address is required");
+}
+
+TEST(ConfigLoader, ControlUnixPathMustBeAbsoluteAndFitSunPath) {
+  runtime_config cfg;
+  cfg.control.listen = {"unix:"};
+  expect_single_problem(cfg, "control.listen[0]", "names no socket path");
+  cfg.control.listen = {"unix:run/t.sock"};
+  expect_single_problem(cfg, "control.listen[0]", "absolute");
+  cfg.control.listen = {"unix:" + std::string{"/t\0x", 4}};
+  expect_single_problem(cfg, "control.listen[0]", "NUL");
+  cfg.control.listen = {"unix:/" + std::string(106, 's')}; // 107 bytes + NUL = sun_path
+  EXPECT_TRUE(validate(cfg).empty()) << listed(validate(cfg));
+  cfg.control.listen = {"unix:/" + std::string(107, 's')};
+  expect_single_problem(cfg, "control.listen[0]", "socket path of 108 bytes; at most 107");
+}
+
+TEST(ConfigLoader, ControlHostPortNeedsAPortFrom1To65535) {
+  runtime_config cfg;
+  for (auto address : {"127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
+                       "127.0.0.1:http", "127.0.0.1:+80", "127.0.0.1:000080", "[::1]"}) {
+    cfg.control.listen = {address};
+    auto problems = validate(cfg);
+    ASSERT_EQ(problems.size(), 1u) << address << "\n" << listed(problems);
+    EXPECT_EQ(problems[0].path, "control.listen[0]");
+    EXPECT_TRUE(contains(problems[0].reason, "port")) << address;
+  }
+  for (auto address : {"127.0.0.1:1", "127.0.0.1:65535", "[::1]:7070"}) {
+    cfg.control.listen = {address};
+    EXPECT_TRUE(validate(cfg).empty()) << address << "\n" << listed(validate(cfg));
+  }
+}
+
+TEST(ConfigLoader, ControlHostMustBeIpv4LocalhostOrBracketedIpv6) {
+  runtime_config cfg;
+  cfg.control.token = "0123456789abcdef"; // so only the host's form is judged
+  for (auto [address, what] : std::vector<std::pair<std::string, std::string>>{
+         {":7070", "has no host"},
+         {"example.com:7070", "names are not resolved"},
+         {"LOCALHOST:7070", "names are not resolved"},
+         {"256.0.0.1:7070", "IPv4 address"},
+         {"127.0.0:7070", "IPv4 address"},
+         {"127.0.0.01:7070", "IPv4 address"},
+         {"::1:7070", "in brackets"},
+         {"[::1:7070", "without a closing ']'"},
+         {"[zz::1]:7070", "no valid IPv6"},
+         {"[]:7070", "no valid IPv6"},
+         {"tcp://127.0.0.1:7070", "without a scheme or path"}}) {
+    cfg.control.listen = {address};
+    expect_single_problem(cfg, "control.listen[0]", what);
+  }
+  for (auto address : {"0.0.0.0:7070", "10.1.2.3:7070", "localhost:7070", "[::]:7070",
+                       "[fe80::1]:7070", "unix:/run/t.sock"}) {
+    cfg.control.listen = {address};
+    EXPECT_TRUE(validate(cfg).empty()) << address << "\n" << listed(validate(cfg));
+  }
+}
+
+TEST(ConfigLoader, NonLoopbackControlAddressNeedsAToken) {
+  runtime_config cfg;
+  for (auto address : {"0.0.0.0:7070", "10.1.2.3:7070", "128.0.0.1:7070", "[::]:7070",
+                       "[::ffff:127.0.0.1]:7070", "[2001:db8::1]:7070"}) {
+    cfg.control.listen = {"unix:/run/t.sock", address};
+    expect_single_problem(cfg, "control.listen[1]",
+                          "a non-loopback control address needs control.token");
+  }
+  // Loopback (any 127.x, localhost, [::1]) and unix sockets need none.
+  cfg.control.listen = {"127.0.0.1:1", "127.255.3.4:2", "localhost:3", "[::1]:4",
+                        "[0:0:0:0:0:0:0:1]:5", "unix:/run/t.sock"};
+  EXPECT_TRUE(validate(cfg).empty()) << listed(validate(cfg));
+  cfg.control.listen = {"0.0.0.0:7070"};
+  cfg.control.token = "0123456789abcdef";
+  EXPECT_TRUE(validate(cfg).empty()) << listed(validate(cfg));
+}
+
+TEST(ConfigLoader, ControlTokenNeedsAtLeast16CharactersWhenSet) {
+  runtime_config cfg;
+  cfg.control.token = std::string(15, 't');
+  expect_single_problem(cfg, "control.token", "must be at least 16 characters when set, got 15");
+  cfg.control.token = std::string(16, 't');
+  EXPECT_TRUE(validate(cfg).empty());
+  cfg.control.token = "";
+  EXPECT_TRUE(validate(cfg).empty());
+}
+
+TEST(ConfigLoader, ControlMaxLineBytesBetween1024And16MiB) {
+  runtime_config cfg;
+  cfg.control.max_line_bytes = 1023;
+  expect_single_problem(cfg, "control.max_line_bytes", "must be at least 1024, got 1023");
+  cfg.control.max_line_bytes = 16777217;
+  expect_single_problem(cfg, "control.max_line_bytes", "must be at most 16777216");
+  for (uint32_t bytes : {1024u, 16777216u}) {
+    cfg.control.max_line_bytes = bytes;
+    EXPECT_TRUE(validate(cfg).empty()) << bytes;
+  }
+}
+
+TEST(ConfigLoader, ControlMaxClientsBetween1And65536) {
+  runtime_config cfg;
+  cfg.control.max_clients = 0;
+  expect_single_problem(cfg, "control.max_clients", "must be at least 1, got 0");
+  cfg.control.max_clients = 65537;
+  expect_single_problem(cfg, "control.max_clients", "must be at most 65536");
+  cfg.control.max_clients = 65536;
+  EXPECT_TRUE(validate(cfg).empty());
+}
+
+TEST(ConfigLoader, MetricsSampleIntervalAtLeast100Ms) {
+  runtime_config cfg;
+  cfg.metrics.sample_interval_ms = 99;
+  expect_single_problem(cfg, "metrics.sample_interval_ms", "must be at least 100, got 99");
+  cfg.metrics.sample_interval_ms = 100;
+  EXPECT_TRUE(validate(cfg).empty());
+}
+
+TEST(ConfigLoader, MetricsHistorySizeBetween1And100000) {
+  runtime_config cfg;
+  cfg.metrics.history_size = 0;
+  expect_single_problem(cfg, "metrics.history_size", "must be at least 1, got 0");
+  cfg.metrics.history_size = 100001;
+  expect_single_problem(cfg, "metrics.history_size", "must be at most 100000");
+  cfg.metrics.history_size = 100000;
+  EXPECT_TRUE(validate(cfg).empty());
+}
+
+TEST(ConfigLoader, MetricsWarnTenantLimitPercentBetween1And100) {
+  runtime_config cfg;
+  cfg.metrics.warn_tenant_limit_percent = 0;
+  expect_single_problem(cfg, "metrics.warn_tenant_limit_percent", "must be at least 1, got 0");
+  cfg.metrics.warn_tenant_limit_percent = 101;
+  expect_single_problem(cfg, "metrics.warn_tenant_limit_percent", "must be at most 100, got 101");
+  cfg.metrics.warn_tenant_limit_percent = 100;
+  EXPECT_TRUE(validate(cfg).empty());
+}
+
+TEST(ConfigLoader, MetricsHttpListenIsEmptyOrALoopbackHostPort) {
+  runtime_config cfg;
+  for (auto address : {"", "127.0.0.1:9464", "127.1.2.3:9464", "localhost:9464", "[::1]:9464"}) {
+    cfg.metrics.http_listen = address;
+    EXPECT_TRUE(validate(cfg).empty()) << address << "\n" << listed(validate(cfg));
+  }
+  cfg.control.token = "0123456789abcdef"; // a control token does not open /metrics up
+  for (auto [address, what] : std::vector<std::pair<std::string, std::string>>{
+         {"0.0.0.0:9464", "must use a loopback host"},
+         {"10.0.0.5:9464", "must use a loopback host"},
+         {"[::]:9464", "must use a loopback host"},
+         {"9464", "has no port"},
+         {"127.0.0.1:0", "port from 1 to 65535"},
+         {"metrics.internal:9464", "names are not resolved"},
+         {"unix:/run/metrics.sock", "TCP only"}}) {
+    cfg.metrics.http_listen = address;
+    expect_single_problem(cfg, "metrics.http_listen", what);
+  }
+}
+
+TEST(ConfigLoader, ShutdownDrainTimeoutAtLeastOneMs) {
+  expect_single_problem(problems_of(R"({"shutdown": {"drain_timeout_ms": 0}})"),
+                        "shutdown.drain_timeout_ms", "must be at least 1, got 0");
+}
+
 TEST(ConfigLoader, ValidateChangesNothing) {
   runtime_config cfg;
   cfg.executor.threads = 0;
@@ -606,10 +829,26 @@ TEST(ConfigLoader, BadUriFromEnvironmentNamesTheVariableButNotThePassword) {
 }
 
 TEST(ConfigLoader, EmptyEnvironmentValuesAreIgnored) {
-  auto env = environment({{"MONGODB_URI", ""}, {"TENANTRT_LOG_LEVEL", ""}});
-  auto cfg = parse_config(R"({"logging": {"level": "warn"}})", env);
+  auto env = environment(
+    {{"MONGODB_URI", ""}, {"TENANTRT_LOG_LEVEL", ""}, {"TENANTRT_CONTROL_TOKEN", ""}});
+  auto cfg = parse_config(
+    R"({"logging": {"level": "warn"}, "control": {"token": "file-token-0123456"}})", env);
   EXPECT_EQ(cfg.clusters.at("default").uri, "mongodb://127.0.0.1:27017");
   EXPECT_EQ(cfg.logging.level, "warn");
+  EXPECT_EQ(cfg.control.token, "file-token-0123456");
+}
+
+TEST(ConfigLoader, ControlTokenOverrideIsAppliedAndValidated) {
+  auto env = environment({{"TENANTRT_CONTROL_TOKEN", "env-token-abcdef0123"}});
+  auto cfg = parse_config(R"({"control": {"token": "file-token-0123456"}})", env);
+  EXPECT_EQ(cfg.control.token, "env-token-abcdef0123"); // the environment wins
+  // It satisfies a non-loopback listen address, as a token in the file would.
+  cfg = parse_config(R"({"control": {"listen": ["0.0.0.0:7070"]}})", env);
+  EXPECT_EQ(cfg.control.token, "env-token-abcdef0123");
+  auto problems = problems_of("{}", environment({{"TENANTRT_CONTROL_TOKEN", "envshort"}}));
+  expect_single_problem(problems, "control.token", "got 8");
+  EXPECT_TRUE(contains(problems[0].reason, "environment variable TENANTRT_CONTROL_TOKEN"));
+  EXPECT_TRUE(lacks(problems[0].reason, "envshort"));
 }
 
 // -- files ----------------------------------------------------------------------------------
@@ -700,6 +939,15 @@ TEST(ConfigLoaderExamples, ExamplesHaveTheDocumentedSettings) {
   EXPECT_FALSE(production.routing.prefix.empty());
   EXPECT_EQ(production.registry.cleanup_interval_ms, 300000u);
   EXPECT_EQ(production.logging.level, "info");
+  EXPECT_EQ(dev.control.listen,
+            (std::vector<std::string>{"127.0.0.1:7070", "unix:/tmp/tenantrt.sock"}));
+  EXPECT_EQ(production.control.listen,
+            (std::vector<std::string>{"127.0.0.1:7070", "unix:/run/tenantrt/control.sock"}));
+  for (const auto* cfg : {&dev, &production}) {
+    EXPECT_EQ(cfg->control.token, ""); // set through TENANTRT_CONTROL_TOKEN, never in a file
+    EXPECT_EQ(cfg->metrics.http_listen, "127.0.0.1:9464");
+    EXPECT_EQ(cfg->shutdown.drain_timeout_ms, 10000u);
+  }
 }
 
 // -- redaction and writing back --------------------------------------------------------------
@@ -750,12 +998,60 @@ TEST(ConfigLoader, ToJsonWritesEveryKeyInTheFileLayout) {
   EXPECT_EQ(
     top, (std::vector<std::string>{"clusters", "default_cluster", "routing", "database_template",
                                    "main_database", "main_cluster", "pool_maintenance_interval_ms",
-                                   "registry", "executor", "scheduler", "logging"}));
+                                   "registry", "executor", "scheduler", "logging", "control",
+                                   "metrics", "shutdown"}));
   EXPECT_EQ(json["clusters"]["default"].size(), 9u); // uri, pool_per_tenant, 7 pool settings
   EXPECT_EQ(json["clusters"]["default"]["max_pool_size"], 10);
   EXPECT_EQ(json["registry"].size(), 8u);
   EXPECT_EQ(json["registry"]["quarantine"].size(), 4u);
   EXPECT_TRUE(json["routing"]["exact"].is_object());
+  EXPECT_EQ(json["control"].size(), 4u);
+  EXPECT_EQ(json["control"]["listen"], nlohmann::ordered_json::array({"127.0.0.1:7070"}));
+  EXPECT_EQ(json["metrics"].size(), 6u);
+  EXPECT_EQ(json["shutdown"].size(), 1u);
+}
+
+TEST(ConfigLoader, ToJsonRedactsTheControlTokenUnlessAskedNotTo) {
+  runtime_config cfg;
+  EXPECT_EQ(to_json(cfg)["control"]["token"], ""); // unset stays visibly unset
+  cfg.control.token = "tok-0123456789abcdef";
+  EXPECT_EQ(to_json(cfg)["control"]["token"], "***");
+  EXPECT_TRUE(lacks(to_json(cfg).dump(), "tok-0123456789abcdef"));
+  EXPECT_EQ(to_json(cfg, redaction::reveal_secrets)["control"]["token"], "tok-0123456789abcdef");
+}
+
+TEST(ConfigLoader, ControlTokenNeverAppearsInAProblem) {
+  const std::string token = "tok4a1b2c3d4e5f6g7";
+  const std::string short_token = "tok4a1b2c3";
+  auto bad_documents = std::vector<std::string>{
+    R"({"control": {"token": ")" + short_token + R"("}})",
+    R"({"control": {"token": ")" + short_token + R"(", "listen": "0.0.0.0:1"}})",
+    R"({"control": {"token": ")" + token + R"(", "max_clients": 0}})",
+    R"({"control": {"token": ")" + token + R"(", "token": ")" + token + R"("}})",
+    R"({"control": {"token": ")" + token + R"(", "tokn": 1}})",
+    R"({"metrics": {"token": ")" + token + R"("}})",
+    R"({"control": {"token": ")" + token + R"(")",
+    R"({"control": {"token": ")" + token + "\x01" + R"("}})",
+    R"({"control": {"token": 4123456789012345678}})",
+    R"({"control": {"token": [")" + token + R"("]}})",
+  };
+  for (const auto& text : bad_documents) {
+    try {
+      parse(text);
+      ADD_FAILURE() << "expected config_error for " << text;
+    } catch (const config_error& error) {
+      EXPECT_TRUE(lacks(error.what(), short_token)) << text; // short_token is token's prefix
+      EXPECT_TRUE(lacks(error.what(), "4123456789012345678")) << text;
+    }
+  }
+  auto env = environment({{"TENANTRT_CONTROL_TOKEN", short_token}});
+  for (const auto& text :
+       {std::string{"{}"}, std::string{R"({"control": {"listen": ["[::]:1", "x"]}})"}}) {
+    auto problems = problems_of(text, env);
+    ASSERT_FALSE(problems.empty()) << text;
+    for (const auto& problem : problems)
+      EXPECT_TRUE(lacks(problem.path + problem.reason, short_token));
+  }
 }
 
 TEST(ConfigLoader, ToJsonRedactsUrisUnlessAskedNotTo) {
@@ -777,7 +1073,11 @@ TEST(ConfigLoader, ToJsonRoundTripsThroughParseConfig) {
     "database_template": "t_{id}", "main_database": "core",
     "registry": {"max_tenant_connections": 500, "evict_lru_when_full": false,
                  "quarantine": {"max_crashes": 9}},
-    "executor": {"threads": 4}, "scheduler": {"threads": 2}, "logging": {"level": "trace"}})");
+    "executor": {"threads": 4}, "scheduler": {"threads": 2}, "logging": {"level": "trace"},
+    "control": {"listen": ["[::]:7070", "unix:/run/t.sock"], "token": "0123456789abcdef",
+                "max_clients": 9},
+    "metrics": {"history_size": 3, "http_listen": "localhost:9464"},
+    "shutdown": {"drain_timeout_ms": 2500}})");
   auto written = to_json(cfg, redaction::reveal_secrets);
   auto reread = parse(written.dump(2));
   EXPECT_EQ(to_json(reread, redaction::reveal_secrets), written);
@@ -785,6 +1085,186 @@ TEST(ConfigLoader, ToJsonRoundTripsThroughParseConfig) {
   EXPECT_EQ(reread.clusters.at("eu").name, "eu");
   EXPECT_EQ(reread.registry.quarantine.max_crashes, 9u);
   EXPECT_EQ(reread.main_cluster, "us");
+  EXPECT_EQ(reread.control.token, "0123456789abcdef");
+  EXPECT_EQ(reread.control.listen, (std::vector<std::string>{"[::]:7070", "unix:/run/t.sock"}));
+  EXPECT_EQ(reread.shutdown.drain_timeout_ms, 2500u);
+}
+
+// -- reload planning ----------------------------------------------------------------------
+
+using json_pointer = nlohmann::ordered_json::json_pointer;
+
+/// The running configuration of the reload tests: the defaults plus a second cluster, so
+/// that settings naming a cluster can change without adding one.
+nlohmann::ordered_json reload_base() {
+  auto doc = to_json(runtime_config{}, redaction::reveal_secrets);
+  doc["clusters"]["other"] = doc["clusters"]["default"];
+  return doc;
+}
+
+runtime_config config_from(const nlohmann::ordered_json& doc) { return parse(doc.dump()); }
+
+/// Pointers to the values to_json() writes, with empty objects (routing maps) as values.
+void collect_leaves(const nlohmann::ordered_json& doc, const std::string& pointer,
+                    std::vector<std::string>& out) {
+  if (!doc.is_object() || doc.empty()) {
+    out.push_back(pointer);
+    return;
+  }
+  for (const auto& item : doc.items())
+    collect_leaves(item.value(), pointer + "/" + item.key(), out);
+}
+
+enum class expect_effect { at_once, restart };
+
+struct key_change {
+  std::string pointer;           // what the new file changes
+  nlohmann::ordered_json value;  // to what
+  std::string path;              // what the plan must name
+  expect_effect effect;
+};
+
+TEST(ConfigReload, SameConfigurationPlansNothing) {
+  auto plan = plan_reload(config_from(reload_base()), config_from(reload_base()));
+  EXPECT_TRUE(plan.applied.empty());
+  EXPECT_TRUE(plan.needs_restart.empty());
+}
+
+TEST(ConfigReload, ClassifiesEveryKeyOnItsOwn) {
+  using e = expect_effect;
+  std::vector<key_change> changes{
+    {"/clusters/default/uri", "mongodb://db-9:27017", "clusters.default.uri", e::restart},
+    {"/clusters/default/pool_per_tenant", true, "clusters.default.pool_per_tenant", e::restart},
+    {"/clusters/default/max_pool_size", 20, "clusters.default.max_pool_size", e::at_once},
+    {"/clusters/default/min_pool_size", 3, "clusters.default.min_pool_size", e::at_once},
+    {"/clusters/default/max_idle_time_ms", 1, "clusters.default.max_idle_time_ms", e::at_once},
+    {"/clusters/default/wait_queue_timeout_ms", 1, "clusters.default.wait_queue_timeout_ms",
+     e::at_once},
+    {"/clusters/default/socket_timeout_ms", 1, "clusters.default.socket_timeout_ms", e::at_once},
+    {"/clusters/default/server_selection_timeout_ms", 1,
+     "clusters.default.server_selection_timeout_ms", e::at_once},
+    {"/clusters/default/connect_timeout_ms", 1, "clusters.default.connect_timeout_ms", e::at_once},
+    {"/default_cluster", "other", "default_cluster", e::restart},
+    {"/routing/exact", {{"org42", "other"}}, "routing.exact.org42", e::restart},
+    {"/routing/prefix", {{"bi-", "other"}}, "routing.prefix.bi-", e::restart},
+    {"/database_template", "t_{id}", "database_template", e::restart},
+    {"/main_database", "core", "main_database", e::restart},
+    {"/main_cluster", "other", "main_cluster", e::restart},
+    {"/pool_maintenance_interval_ms", 500, "pool_maintenance_interval_ms", e::at_once},
+    {"/registry/max_tenant_connections", 9, "registry.max_tenant_connections", e::at_once},
+    {"/registry/idle_timeout_ms", 9, "registry.idle_timeout_ms", e::at_once},
+    {"/registry/cleanup_interval_ms", 900, "registry.cleanup_interval_ms", e::at_once},
+    {"/registry/evict_lru_when_full", false, "registry.evict_lru_when_full", e::at_once},
+    {"/registry/wait_queue_timeout_ms", 9, "registry.wait_queue_timeout_ms", e::at_once},
+    {"/registry/max_waiters", 9, "registry.max_waiters", e::at_once},
+    {"/registry/main_ping_interval_ms", 9, "registry.main_ping_interval_ms", e::at_once},
+    {"/registry/quarantine/max_crashes", 9, "registry.quarantine.max_crashes", e::at_once},
+    {"/registry/quarantine/crash_window_ms", 9, "registry.quarantine.crash_window_ms",
+     e::at_once},
+    {"/registry/quarantine/backoff_ms", 9, "registry.quarantine.backoff_ms", e::at_once},
+    {"/registry/quarantine/max_backoff_ms", 700000, "registry.quarantine.max_backoff_ms",
+     e::at_once},
+    {"/executor/threads", 4, "executor.threads", e::restart},
+    {"/executor/max_queue", 9, "executor.max_queue", e::restart},
+    {"/scheduler/threads", 2, "scheduler.threads", e::restart},
+    {"/logging/level", "debug", "logging.level", e::at_once},
+    {"/control/listen", {"127.0.0.1:7071"}, "control.listen", e::restart},
+    {"/control/token", "0123456789abcdef", "control.token", e::at_once},
+    {"/control/max_line_bytes", 2048, "control.max_line_bytes", e::at_once},
+    {"/control/max_clients", 8, "control.max_clients", e::at_once},
+    {"/metrics/sample_interval_ms", 500, "metrics.sample_interval_ms", e::at_once},
+    {"/metrics/history_size", 9, "metrics.history_size", e::at_once},
+    {"/metrics/warn_total_connections", 9, "metrics.warn_total_connections", e::at_once},
+    {"/metrics/warn_tenant_limit_percent", 9, "metrics.warn_tenant_limit_percent", e::at_once},
+    {"/metrics/prometheus_top_tenants", 9, "metrics.prometheus_top_tenants", e::at_once},
+    {"/metrics/http_listen", "127.0.0.1:9464", "metrics.http_listen", e::restart},
+    {"/shutdown/drain_timeout_ms", 500, "shutdown.drain_timeout_ms", e::at_once},
+  };
+  // A key added to to_json() must be classified here too.
+  std::vector<std::string> leaves;
+  collect_leaves(to_json(runtime_config{}), "", leaves);
+  for (const auto& leaf : leaves) {
+    auto covered = std::any_of(changes.begin(), changes.end(),
+                               [&](const key_change& c) { return c.pointer == leaf; });
+    EXPECT_TRUE(covered) << leaf << " has no reload expectation";
+  }
+  auto running = config_from(reload_base());
+  for (const auto& change : changes) {
+    auto doc = reload_base();
+    doc[json_pointer{change.pointer}] = change.value;
+    auto plan = plan_reload(running, config_from(doc));
+    const auto& hit = change.effect == e::at_once ? plan.applied : plan.needs_restart;
+    const auto& miss = change.effect == e::at_once ? plan.needs_restart : plan.applied;
+    EXPECT_EQ(hit, std::vector<std::string>{change.path}) << change.pointer;
+    EXPECT_TRUE(miss.empty()) << change.pointer;
+  }
+}
+
+TEST(ConfigReload, ClusterAddedOrRemovedNeedsARestart) {
+  auto base = reload_base();
+  auto fewer = base;
+  fewer["clusters"].erase("other");
+  auto more = base;
+  more["clusters"]["analytics"] = base["clusters"]["default"];
+  auto plan = plan_reload(config_from(base), config_from(fewer));
+  EXPECT_EQ(plan.needs_restart, std::vector<std::string>{"clusters.other"});
+  EXPECT_TRUE(plan.applied.empty());
+  plan = plan_reload(config_from(base), config_from(more));
+  EXPECT_EQ(plan.needs_restart, std::vector<std::string>{"clusters.analytics"});
+  EXPECT_TRUE(plan.applied.empty());
+}
+
+TEST(ConfigReload, ListsPathsInFileOrderWithMapEntriesByName) {
+  auto running = reload_base();
+  running["clusters"]["b"] = running["clusters"]["default"];
+  running["routing"]["exact"] = {{"t2", "other"}};
+  auto next = reload_base();
+  next["clusters"]["a"] = next["clusters"]["default"]; // added, sorts before "b" (removed)
+  next["clusters"]["other"]["max_pool_size"] = 30;
+  next["clusters"]["default"]["max_pool_size"] = 30;
+  next["routing"]["exact"] = {{"t1", "other"}, {"t3", "other"}};
+  next["registry"]["max_waiters"] = 1;
+  next["logging"]["level"] = "warn";
+  next["shutdown"]["drain_timeout_ms"] = 1;
+  next["metrics"]["http_listen"] = "127.0.0.1:9000";
+  auto plan = plan_reload(config_from(running), config_from(next));
+  EXPECT_EQ(plan.applied,
+            (std::vector<std::string>{"clusters.default.max_pool_size",
+                                      "clusters.other.max_pool_size", "registry.max_waiters",
+                                      "logging.level", "shutdown.drain_timeout_ms"}));
+  EXPECT_EQ(plan.needs_restart,
+            (std::vector<std::string>{"clusters.a", "clusters.b", "routing.exact.t1",
+                                      "routing.exact.t2", "routing.exact.t3",
+                                      "metrics.http_listen"}));
+  // Stable: the same inputs give the same plan.
+  auto again = plan_reload(config_from(running), config_from(next));
+  EXPECT_EQ(again.applied, plan.applied);
+  EXPECT_EQ(again.needs_restart, plan.needs_restart);
+}
+
+TEST(ConfigReload, SecretChangesShowOnlyTheirPaths) {
+  auto running = reload_base();
+  running["clusters"]["default"]["uri"] = "mongodb://svc:old-pass-1@db-1:27017";
+  running["control"]["token"] = "old-token-0123456789";
+  auto next = running;
+  next["clusters"]["default"]["uri"] = "mongodb://svc:new-pass-2@db-1:27017"; // same redacted
+  next["control"]["token"] = "new-token-0123456789";
+  auto plan = plan_reload(config_from(running), config_from(next));
+  EXPECT_EQ(plan.applied, std::vector<std::string>{"control.token"});
+  EXPECT_EQ(plan.needs_restart, std::vector<std::string>{"clusters.default.uri"});
+  for (const auto* list : {&plan.applied, &plan.needs_restart})
+    for (const auto& path : *list)
+      for (auto secret : {"pass-1", "pass-2", "old-token", "new-token"})
+        EXPECT_TRUE(lacks(path, secret));
+}
+
+TEST(ConfigReload, QuotesOddClusterNamesAsProblemsDo) {
+  auto running = reload_base();
+  running["clusters"]["eu.west"] = running["clusters"]["default"];
+  auto next = running;
+  next["clusters"]["eu.west"]["min_pool_size"] = 0;
+  auto plan = plan_reload(config_from(running), config_from(next));
+  EXPECT_EQ(plan.applied, std::vector<std::string>{"clusters[\"eu.west\"].min_pool_size"});
 }
 
 } // namespace
