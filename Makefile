@@ -1,5 +1,6 @@
 # Thin wrapper: install what is missing (Debian), build, run, test.
-#   make run    dev-mongo (unless MONGODB_URI is set) + the demo runtime, until Ctrl-C
+#   make run    dev-mongo (unless MONGODB_URI is set) + tenantrtd, until Ctrl-C
+#   make demo   the same with the embedded demo workload (tenantrt-demo)
 #   make test   the whole suite through ctest (tests start their own dev-mongo)
 #   make bench  benchmarks (filled by the load-test issue)
 
@@ -12,7 +13,7 @@ DEB_PACKAGES := cmake make g++ pkg-config libcaf-dev libmongoc-dev libbson-dev \
   nlohmann-json3-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev \
   libcli11-dev prometheus-cpp-dev python3-mockupdb python3-mongomock python3-pymongo
 
-.PHONY: deps build run test test-asan bench clean
+.PHONY: deps build run demo test test-asan bench clean
 
 deps:
 	@tools/scripts/install-deps.sh $(DEB_PACKAGES)
@@ -22,7 +23,10 @@ build: deps
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 run: build
-	tools/scripts/run-dev.sh $(BUILD_DIR) $(CONFIG)
+	tools/scripts/run-dev.sh $(BUILD_DIR) $(CONFIG) daemon
+
+demo: build
+	tools/scripts/run-dev.sh $(BUILD_DIR) $(CONFIG) demo
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j 2

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -164,6 +165,12 @@ public:
     return true;
   }
 
+  /// Jobs started so far.
+  size_t executed() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return executed_;
+  }
+
   void refuse(bool value) {
     std::lock_guard<std::mutex> guard{mutex_};
     refuse_ = value;
@@ -189,6 +196,7 @@ private:
         return;
       auto job = std::move(jobs_.front());
       jobs_.pop_front();
+      ++executed_; // Before running: a job's effect may be observed at once.
       lock.unlock();
       job();
       lock.lock();
@@ -200,6 +208,7 @@ private:
   std::deque<std::function<void()>> jobs_;
   bool stopped_ = false;
   bool refuse_ = false;
+  size_t executed_ = 0;
   std::thread thread_;
 };
 
@@ -366,6 +375,8 @@ struct ControlServerTest : ::testing::Test {
   std::string dir;
   std::string socket_path;
   bool reload_fails = false;
+  /// When set (before start), the config hook waits for it: a stuck job.
+  std::optional<std::shared_future<void>> config_gate;
   std::vector<std::string> addresses;
 
   ControlServerTest() {
@@ -396,7 +407,9 @@ struct ControlServerTest : ::testing::Test {
     control_hooks h;
     h.registry = registry;
     h.metrics = metrics;
-    h.config_json = [] {
+    h.config_json = [this] {
+      if (config_gate)
+        config_gate->wait();
       return ordered_json{{"control", {{"listen", {"127.0.0.1:0"}}, {"token", "<redacted>"}}}};
     };
     h.reload = [this]() -> ordered_json {
@@ -776,6 +789,23 @@ TEST_F(ControlServerTest, RequestTimeoutRepliesTimeout) {
   EXPECT_EQ(c.call(request(2, "stats"))["ok"], true);
 }
 
+TEST_F(ControlServerTest, StuckBlockingJobRepliesTimeout) {
+  control_server_limits limits;
+  limits.request_timeout = std::chrono::milliseconds{200};
+  std::promise<void> release;
+  config_gate = release.get_future().share();
+  start(config(), limits);
+  auto c = tcp_client();
+  auto reply = c.call(request(1, "config"));
+  EXPECT_EQ(code_of(reply), "timeout");
+  EXPECT_EQ(reply["id"], 1);
+  release.set_value();
+  // The late answer is dropped: the next reply belongs to the next request.
+  auto next = c.call(request(2, "config"));
+  EXPECT_EQ(next["id"], 2);
+  EXPECT_EQ(next["ok"], true);
+}
+
 TEST_F(ControlServerTest, ReloadFailureKeepsServing) {
   reload_fails = true;
   start(config());
@@ -857,6 +887,22 @@ TEST_F(ControlServerTest, ClientThatNeverReadsIsClosedOthersAreServed) {
   EXPECT_TRUE(sluggish.wait_closed(10s, &bytes));
   EXPECT_LT(bytes, size_t{10} * 128 * 1024);
   EXPECT_EQ(other.call(request("o2", "health"))["ok"], true);
+}
+
+TEST_F(ControlServerTest, BigAnswersAreRenderedOnTheExecutorOrInlineWhenRefused) {
+  prometheus_bytes = 300 * 1024;
+  start(config()); // inline_render_max_bytes: 64 KiB
+  auto c = tcp_client();
+  EXPECT_EQ(c.call(request(0, "health"))["ok"], true); // Small: rendered inline.
+  EXPECT_EQ(runner.executed(), 0u);
+  auto offloaded = c.call(request(1, "metrics"));
+  EXPECT_EQ(offloaded["id"], 1);
+  EXPECT_EQ(offloaded["text"].get<std::string>().size(), 300u * 1024);
+  EXPECT_EQ(runner.executed(), 1u);
+  runner.refuse(true);
+  auto inline_rendered = c.call(request(2, "metrics"));
+  EXPECT_EQ(inline_rendered["id"], 2);
+  EXPECT_EQ(inline_rendered["text"].get<std::string>().size(), 300u * 1024);
 }
 
 TEST_F(ControlServerTest, StopClosesClientsAndTheListener) {

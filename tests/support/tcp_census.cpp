@@ -1,6 +1,7 @@
 #include "tests/support/tcp_census.hpp"
 
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -21,17 +22,19 @@ long port_of(const std::string& address) {
   }
 }
 
-// Matching entries of one table; a missing tcp6 table (IPv6 off) counts 0.
-size_t count_in(const char* path, uint16_t port, tcp_state state, bool required) {
+// Adds the (local, remote) pairs of matching entries of one table to
+// sockets; a missing tcp6 table (IPv6 off) adds nothing. A set, because the
+// kernel's table walk can list a socket twice while connections open.
+void collect(const char* path, uint16_t port, tcp_state state, bool required,
+             std::set<std::string>& sockets) {
   std::ifstream in(path);
   if (!in) {
     if (required)
       throw std::runtime_error(std::string("cannot read ") + path);
-    return 0;
+    return;
   }
   std::string line;
   std::getline(in, line); // column headers
-  size_t count = 0;
   while (std::getline(in, line)) {
     // sl local_address rem_address st ...
     std::istringstream fields(line);
@@ -45,16 +48,17 @@ size_t count_in(const char* path, uint16_t port, tcp_state state, bool required)
       continue;
     }
     if (state_value == static_cast<int>(state) && port_of(remote) == port)
-      ++count;
+      sockets.insert(local + ">" + remote);
   }
-  return count;
 }
 
 } // namespace
 
 size_t count_to_port(uint16_t port, tcp_state state) {
-  return count_in("/proc/net/tcp", port, state, true) +
-         count_in("/proc/net/tcp6", port, state, false);
+  std::set<std::string> sockets;
+  collect("/proc/net/tcp", port, state, true, sockets);
+  collect("/proc/net/tcp6", port, state, false, sockets);
+  return sockets.size();
 }
 
 size_t count_established_to_port(uint16_t port) {

@@ -1,0 +1,428 @@
+#include "actors/control_protocol.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace tenantrt::control {
+
+using nlohmann::ordered_json;
+
+namespace {
+
+// Deeper documents are refused before parsing: nlohmann's dump() and copies
+// recurse, and MongoDB itself stops at 100 levels of BSON nesting.
+constexpr size_t max_nesting_depth = 128;
+
+// Names quoted back in messages are cut here: the message must stay short
+// whatever the client sent.
+constexpr size_t max_quoted_bytes = 64;
+
+std::string quote_short(std::string_view text) {
+  if (text.size() <= max_quoted_bytes)
+    return "'" + std::string{text} + "'";
+  return "'" + std::string{text.substr(0, max_quoted_bytes)} + "...'";
+}
+
+/// Deepest nesting of objects and arrays, counted outside string literals.
+size_t nesting_depth(std::string_view line) {
+  size_t depth = 0;
+  size_t deepest = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : line) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '{':
+      case '[':
+        deepest = std::max(deepest, ++depth);
+        break;
+      case '}':
+      case ']':
+        if (depth > 0)
+          --depth;
+        break;
+      default: break;
+    }
+  }
+  return deepest;
+}
+
+std::string known_commands_list() {
+  std::string out;
+  for (auto cmd : all_commands) {
+    if (!out.empty())
+      out += ", ";
+    out += to_string(cmd);
+  }
+  return out;
+}
+
+const char* type_name_of(const ordered_json& value) { return value.type_name(); }
+
+parse_result fail(const std::optional<ordered_json>& id, protocol_errc code, std::string message) {
+  return {std::nullopt, error_reply(id, code, message)};
+}
+
+/// Reads a required string field; the error names the field and the command.
+std::optional<std::string> required_string(const ordered_json& object, const char* field,
+                                           command cmd, std::string& problem) {
+  auto i = object.find(field);
+  if (i == object.end()) {
+    problem = std::string{"missing field '"} + field + "' (a string) for command '"
+              + std::string{to_string(cmd)} + "'";
+    return std::nullopt;
+  }
+  if (!i->is_string()) {
+    problem = std::string{"field '"} + field + "' must be a string, not " + type_name_of(*i);
+    return std::nullopt;
+  }
+  return i->get<std::string>();
+}
+
+} // namespace
+
+std::string_view to_string(protocol_errc code) noexcept {
+  // A switch without default: -Wswitch flags a value left out.
+  switch (code) {
+    case protocol_errc::bad_json: return "bad_json";
+    case protocol_errc::bad_request: return "bad_request";
+    case protocol_errc::unknown_command: return "unknown_command";
+    case protocol_errc::unauthorized: return "unauthorized";
+    case protocol_errc::line_too_long: return "line_too_long";
+    case protocol_errc::too_many_clients: return "too_many_clients";
+    case protocol_errc::reload_failed: return "reload_failed";
+  }
+  return "bad_request";
+}
+
+std::string_view to_string(command cmd) noexcept {
+  switch (cmd) {
+    case command::stats: return "stats";
+    case command::details: return "details";
+    case command::cleanup: return "cleanup";
+    case command::history: return "history";
+    case command::health: return "health";
+    case command::evict: return "evict";
+    case command::exec: return "exec";
+    case command::config: return "config";
+    case command::reload: return "reload";
+    case command::metrics: return "metrics";
+  }
+  return "stats";
+}
+
+std::optional<command> command_from_string(std::string_view name) noexcept {
+  for (auto cmd : all_commands)
+    if (to_string(cmd) == name)
+      return cmd;
+  return std::nullopt;
+}
+
+bool constant_time_equals(std::string_view secret, std::string_view candidate) noexcept {
+  // Walk the candidate (the attacker's length, not the secret's), comparing
+  // against the secret cyclically; every byte is visited, nothing branches on
+  // content. The length check is folded into the same accumulator.
+  if (secret.empty())
+    return candidate.empty();
+  volatile unsigned char diff = secret.size() == candidate.size() ? 0 : 1;
+  for (size_t i = 0; i < candidate.size(); ++i)
+    diff = static_cast<unsigned char>(
+      diff | (static_cast<unsigned char>(candidate[i])
+              ^ static_cast<unsigned char>(secret[i % secret.size()])));
+  return diff == 0;
+}
+
+bool is_blank(std::string_view line) noexcept {
+  return std::all_of(line.begin(), line.end(), [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+  });
+}
+
+parse_result parse_request(std::string_view line, std::string_view expected_token) {
+  if (nesting_depth(line) > max_nesting_depth)
+    return fail(std::nullopt, protocol_errc::bad_json,
+                "the request nests objects or arrays deeper than "
+                  + std::to_string(max_nesting_depth) + " levels");
+  auto parsed = ordered_json::parse(line.begin(), line.end(), nullptr, false);
+  if (parsed.is_discarded())
+    return fail(std::nullopt, protocol_errc::bad_json, "the request is not valid JSON");
+  if (!parsed.is_object())
+    return fail(std::nullopt, protocol_errc::bad_json,
+                std::string{"the request must be a JSON object, not "} + type_name_of(parsed));
+  std::optional<ordered_json> id;
+  if (auto i = parsed.find("id"); i != parsed.end())
+    id = std::move(*i);
+  if (!expected_token.empty()) {
+    auto i = parsed.find("token");
+    // Compare something even when the token is missing or mistyped, so those
+    // cases cost about what a wrong token costs.
+    std::string_view given;
+    if (i != parsed.end() && i->is_string())
+      given = i->get_ref<const std::string&>();
+    bool ok = constant_time_equals(expected_token, given);
+    if (!ok || i == parsed.end() || !i->is_string())
+      return fail(id, protocol_errc::unauthorized,
+                  i == parsed.end() ? "this control socket requires a \"token\""
+                                    : "the \"token\" is wrong");
+  }
+  auto cmd_field = parsed.find("cmd");
+  if (cmd_field == parsed.end())
+    return fail(id, protocol_errc::bad_request, "missing field 'cmd' (a string naming the command)");
+  if (!cmd_field->is_string())
+    return fail(id, protocol_errc::bad_request,
+                std::string{"field 'cmd' must be a string, not "} + type_name_of(*cmd_field));
+  auto& name = cmd_field->get_ref<const std::string&>();
+  auto cmd = command_from_string(name);
+  if (!cmd)
+    return fail(id, protocol_errc::unknown_command,
+                "unknown command " + quote_short(name) + "; known commands: " + known_commands_list());
+  request req;
+  req.id = std::move(id);
+  req.cmd = *cmd;
+  std::string problem;
+  switch (*cmd) {
+    case command::stats:
+    case command::details:
+    case command::cleanup:
+    case command::health:
+    case command::config:
+    case command::reload:
+    case command::metrics:
+      break; // No fields; unknown ones are ignored (forward compatibility).
+    case command::history: {
+      auto i = parsed.find("limit");
+      if (i == parsed.end() || i->is_null())
+        break;
+      // number_unsigned for every non-negative integer literal; a negative
+      // one is number_integer, a fraction number_float: both refused.
+      if (!i->is_number_unsigned())
+        return fail(req.id, protocol_errc::bad_request,
+                    std::string{"field 'limit' must be a non-negative integer, not "}
+                      + (i->is_number() ? i->dump() : type_name_of(*i)));
+      auto value = i->get<uint64_t>();
+      if (value > UINT32_MAX)
+        return fail(req.id, protocol_errc::bad_request,
+                    "field 'limit' must be at most " + std::to_string(UINT32_MAX));
+      req.limit = static_cast<uint32_t>(value);
+      break;
+    }
+    case command::evict: {
+      auto tenant = required_string(parsed, "tenant", *cmd, problem);
+      if (!tenant)
+        return fail(req.id, protocol_errc::bad_request, problem);
+      req.tenant = std::move(*tenant);
+      break;
+    }
+    case command::exec: {
+      auto tenant = required_string(parsed, "tenant", *cmd, problem);
+      if (!tenant)
+        return fail(req.id, protocol_errc::bad_request, problem);
+      req.tenant = std::move(*tenant);
+      auto i = parsed.find("command");
+      if (i == parsed.end())
+        return fail(req.id, protocol_errc::bad_request,
+                    "missing field 'command' (a MongoDB command document as a JSON object) "
+                    "for command 'exec'");
+      if (!i->is_object() || i->empty())
+        return fail(req.id, protocol_errc::bad_request,
+                    std::string{"field 'command' must be a non-empty JSON object whose first key "
+                                "names the MongoDB command, not "}
+                      + (i->is_object() ? "an empty object" : type_name_of(*i)));
+      req.command_document = std::move(*i);
+      break;
+    }
+  }
+  return {std::move(req), {}};
+}
+
+ordered_json ok_reply(const std::optional<ordered_json>& id) {
+  ordered_json reply = ordered_json::object();
+  if (id)
+    reply["id"] = *id;
+  reply["ok"] = true;
+  return reply;
+}
+
+ordered_json ok_reply(const std::optional<ordered_json>& id, const ordered_json& fields) {
+  auto reply = ok_reply(id);
+  if (fields.is_object())
+    for (auto& [key, value] : fields.items())
+      if (key != "id" && key != "ok")
+        reply[key] = value;
+  return reply;
+}
+
+ordered_json error_reply(const std::optional<ordered_json>& id, std::string_view code,
+                         std::string_view message) {
+  ordered_json reply = ordered_json::object();
+  if (id)
+    reply["id"] = *id;
+  reply["ok"] = false;
+  reply["error"] = ordered_json{{"code", code}, {"message", message}};
+  return reply;
+}
+
+ordered_json error_reply(const std::optional<ordered_json>& id, protocol_errc code,
+                         std::string_view message) {
+  return error_reply(id, to_string(code), message);
+}
+
+ordered_json error_reply(const std::optional<ordered_json>& id, errc code,
+                         std::string_view message) {
+  return error_reply(id, to_string(code), message);
+}
+
+ordered_json line_too_long_reply(size_t max_line_bytes) {
+  return error_reply(std::nullopt, protocol_errc::line_too_long,
+                     "a request line is longer than " + std::to_string(max_line_bytes)
+                       + " bytes (control.max_line_bytes); it was discarded up to its end");
+}
+
+ordered_json too_many_clients_reply(size_t max_clients) {
+  return error_reply(std::nullopt, protocol_errc::too_many_clients,
+                     "the control socket already serves " + std::to_string(max_clients)
+                       + " clients (control.max_clients); closing this connection");
+}
+
+std::string to_line(const ordered_json& reply) {
+  auto line = reply.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+  line += '\n';
+  return line;
+}
+
+// --- line_splitter
+
+line_splitter::line_splitter(size_t max_line_bytes) : max_line_bytes_(max_line_bytes) {}
+
+void line_splitter::append(std::string_view segment) {
+  auto needed = partial_.size() + segment.size();
+  if (needed > partial_.capacity())
+    partial_.reserve(std::min(max_line_bytes_, std::max(needed, partial_.capacity() * 2)));
+  partial_.insert(partial_.end(), segment.begin(), segment.end());
+}
+
+void line_splitter::release() noexcept {
+  // Give the memory back: an oversized line must not leave a big buffer.
+  std::vector<char>{}.swap(partial_);
+}
+
+std::vector<line_item> line_splitter::feed(std::string_view bytes) {
+  std::vector<line_item> items;
+  while (!bytes.empty()) {
+    auto newline = bytes.find('\n');
+    auto segment = bytes.substr(0, newline);
+    auto rest = newline == std::string_view::npos ? std::string_view{}
+                                                  : bytes.substr(newline + 1);
+    if (discarding_) {
+      // Skipping the tail of an oversized line: nothing is kept.
+      if (newline == std::string_view::npos)
+        return items;
+      discarding_ = false;
+      bytes = rest;
+      continue;
+    }
+    if (partial_.size() + segment.size() > max_line_bytes_) {
+      items.push_back({line_item::kind::too_long, {}});
+      release();
+      discarding_ = newline == std::string_view::npos;
+      bytes = rest;
+      continue;
+    }
+    if (newline == std::string_view::npos) {
+      append(segment);
+      return items;
+    }
+    if (partial_.empty()) {
+      items.push_back({line_item::kind::line, std::string{segment}});
+    } else {
+      std::string line{partial_.begin(), partial_.end()};
+      line.append(segment);
+      items.push_back({line_item::kind::line, std::move(line)});
+      partial_.clear();
+    }
+    bytes = rest;
+  }
+  return items;
+}
+
+// --- listen addresses
+
+listen_address_result parse_listen_address(std::string_view text) {
+  constexpr std::string_view unix_prefix = "unix:";
+  if (text.substr(0, unix_prefix.size()) == unix_prefix) {
+    auto path = text.substr(unix_prefix.size());
+    if (path.empty())
+      return {std::nullopt, "\"unix:\" needs a path, e.g. \"unix:/run/tenantrt/control.sock\""};
+    if (path.find('\0') != std::string_view::npos)
+      return {std::nullopt, "the unix socket path contains a NUL byte"};
+    if (path.size() >= sizeof(sockaddr_un::sun_path))
+      return {std::nullopt, "the unix socket path is longer than "
+                              + std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes"};
+    listen_address address;
+    address.type = listen_address::kind::unix_socket;
+    address.path = std::string{path};
+    address.loopback = true;
+    return {std::move(address), {}};
+  }
+  std::string_view host;
+  std::string_view port_text;
+  bool bracketed = !text.empty() && text.front() == '[';
+  if (bracketed) {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return {std::nullopt, "expected \"[IPv6]:PORT\", e.g. \"[::1]:7070\""};
+    host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos)
+      return {std::nullopt, "expected \"HOST:PORT\" (e.g. \"127.0.0.1:7070\") or \"unix:/path\""};
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos)
+      return {std::nullopt, "an IPv6 address needs brackets, e.g. \"[::1]:7070\""};
+  }
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc{} || end != port_text.data() + port_text.size()
+      || port > 65535)
+    return {std::nullopt, "the port must be a number from 0 to 65535"};
+  listen_address address;
+  address.type = listen_address::kind::tcp;
+  address.port = static_cast<uint16_t>(port);
+  address.host = host == "localhost" ? std::string{"127.0.0.1"} : std::string{host};
+  in_addr v4{};
+  in6_addr v6{};
+  if (!bracketed && ::inet_pton(AF_INET, address.host.c_str(), &v4) == 1) {
+    address.loopback = (ntohl(v4.s_addr) >> 24) == 127;
+  } else if (bracketed && ::inet_pton(AF_INET6, address.host.c_str(), &v6) == 1) {
+    address.loopback = IN6_IS_ADDR_LOOPBACK(&v6);
+  } else {
+    return {std::nullopt, "the host must be a numeric IP address or localhost, not "
+                            + quote_short(host)};
+  }
+  return {std::move(address), {}};
+}
+
+std::string to_string(const listen_address& address) {
+  if (address.type == listen_address::kind::unix_socket)
+    return "unix:" + address.path;
+  auto host = address.host.find(':') == std::string::npos ? address.host
+                                                          : "[" + address.host + "]";
+  return host + ":" + std::to_string(address.port);
+}
+
+} // namespace tenantrt::control

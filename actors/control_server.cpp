@@ -1,0 +1,727 @@
+#include "actors/control_server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_control_block.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/network/default_multiplexer.hpp>
+#include <caf/io/receive_policy.hpp>
+#include <caf/io/system_messages.hpp>
+#include <caf/sec.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
+
+#include "actors/control_protocol.hpp"
+#include "runtime/command_document.hpp"
+#include "runtime/logging.hpp"
+
+namespace tenantrt {
+
+namespace {
+
+using nlohmann::ordered_json;
+using control::listen_address;
+using connection_handle = caf::io::connection_handle;
+using accept_handle = caf::io::accept_handle;
+
+/// Internal: a config/reload job finished on the executor
+/// (job id, whether it succeeded, JSON text or the failure's message).
+using ctl_job_atom = caf::atom_constant<caf::atom("ctljob")>;
+/// Internal: a reply line rendered on the executor (handle, client serial, line).
+using ctl_line_atom = caf::atom_constant<caf::atom("ctlline")>;
+/// Internal: a config/reload job has been running for request_timeout.
+using ctl_job_timeout_atom = caf::atom_constant<caf::atom("ctljobto")>;
+
+/// Bytes asked of each read; a line may span many reads.
+constexpr size_t read_chunk_bytes = 16 * 1024;
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (auto& item : items)
+    out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+std::string errno_text(int code) {
+  switch (code) {
+    case EADDRINUSE: return "address already in use";
+    case EADDRNOTAVAIL: return "address not available on this host";
+    case EACCES:
+    case EPERM: return "permission denied";
+    case ENOENT: return "the directory does not exist";
+    case ENOTDIR: return "a component of the path is not a directory";
+    case EROFS: return "read-only file system";
+    default: return std::strerror(code);
+  }
+}
+
+// --- listening sockets, bound before the broker exists so that errors reach
+// the caller of spawn_control_server (a broker's init runs later, on the
+// middleman's thread).
+
+/// A listening socket and, for a unix socket, the identity of its file.
+struct bound_listener {
+  listen_address address;
+  int fd = -1;
+  /// unix: the file created by bind(), removed on exit only if it is still ours.
+  dev_t device = 0;
+  ino_t inode = 0;
+  bool has_file = false;
+};
+
+/// Owns the bound sockets until the broker adopts them, and the unix socket
+/// files until the broker ends (or until an error aborts the spawn).
+class listener_set {
+public:
+  listener_set() = default;
+  listener_set(const listener_set&) = delete;
+  listener_set& operator=(const listener_set&) = delete;
+
+  ~listener_set() {
+    for (auto& l : listeners)
+      if (l.fd >= 0)
+        ::close(l.fd);
+    remove_socket_files();
+  }
+
+  /// Removes the unix socket files that are still the ones bind() created
+  /// (another process may have replaced one since). Idempotent.
+  void remove_socket_files() noexcept {
+    for (auto& l : listeners) {
+      if (!l.has_file)
+        continue;
+      l.has_file = false;
+      struct stat st {};
+      if (::lstat(l.address.path.c_str(), &st) == 0 && st.st_dev == l.device
+          && st.st_ino == l.inode)
+        ::unlink(l.address.path.c_str());
+    }
+  }
+
+  std::vector<bound_listener> listeners;
+};
+
+/// The bound listener or why binding failed.
+struct bind_result {
+  std::optional<bound_listener> listener;
+  std::string error;
+};
+
+bind_result bind_tcp(listen_address address) {
+  bool v6 = address.host.find(':') != std::string::npos;
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  if (v6) {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&storage);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(address.port);
+    ::inet_pton(AF_INET6, address.host.c_str(), &sa->sin6_addr);
+    length = sizeof(sockaddr_in6);
+  } else {
+    auto* sa = reinterpret_cast<sockaddr_in*>(&storage);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(address.port);
+    ::inet_pton(AF_INET, address.host.c_str(), &sa->sin_addr);
+    length = sizeof(sockaddr_in);
+  }
+  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    return {std::nullopt, "socket(): " + errno_text(errno)};
+  int on = 1;
+  // A restart must not fail on the previous process's TIME_WAIT sockets.
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  if (v6)
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0
+      || ::listen(fd, SOMAXCONN) != 0) {
+    auto code = errno;
+    ::close(fd);
+    return {std::nullopt, errno_text(code)};
+  }
+  // Report the port the system picked for ":0".
+  sockaddr_storage bound{};
+  socklen_t bound_length = sizeof(bound);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) == 0)
+    address.port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  bound_listener listener;
+  listener.address = std::move(address);
+  listener.fd = fd;
+  return {std::move(listener), {}};
+}
+
+/// Whether a unix socket file has a live server behind it.
+bool socket_file_in_use(const sockaddr_un& sa) {
+  int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (probe < 0)
+    return false;
+  int rc = ::connect(probe, reinterpret_cast<const sockaddr*>(&sa), sizeof(sa));
+  auto code = errno;
+  ::close(probe);
+  // EAGAIN: a live listener whose backlog is full.
+  return rc == 0 || code == EAGAIN || code == EINPROGRESS;
+}
+
+bind_result bind_unix(listen_address address) {
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, address.path.c_str(), address.path.size() + 1);
+  struct stat existing {};
+  if (::lstat(address.path.c_str(), &existing) == 0) {
+    if (!S_ISSOCK(existing.st_mode))
+      return {std::nullopt, "the path exists and is not a socket (refusing to replace it)"};
+    if (socket_file_in_use(sa))
+      return {std::nullopt, "address already in use (another process listens on this socket)"};
+    // A stale file left by a process that did not exit cleanly.
+    if (::unlink(address.path.c_str()) != 0 && errno != ENOENT)
+      return {std::nullopt, "cannot remove the stale socket file: " + errno_text(errno)};
+  }
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    return {std::nullopt, "socket(): " + errno_text(errno)};
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    auto code = errno;
+    ::close(fd);
+    return {std::nullopt, errno_text(code)};
+  }
+  // Restrict the file before listen(): until then every connect() is
+  // refused, so no one can slip in through the umask's wider mode.
+  struct stat created {};
+  if (::chmod(address.path.c_str(), S_IRUSR | S_IWUSR) != 0
+      || ::lstat(address.path.c_str(), &created) != 0 || ::listen(fd, SOMAXCONN) != 0) {
+    auto code = errno;
+    ::close(fd);
+    ::unlink(address.path.c_str());
+    return {std::nullopt, errno_text(code)};
+  }
+  bound_listener listener;
+  listener.address = std::move(address);
+  listener.fd = fd;
+  listener.device = created.st_dev;
+  listener.inode = created.st_ino;
+  listener.has_file = true;
+  return {std::move(listener), {}};
+}
+
+// --- the broker
+
+/// One connected client.
+struct control_client {
+  /// Distinguishes this client from a later one on the same handle (CAF's
+  /// connection handles are file descriptors, which the system reuses).
+  uint64_t serial = 0;
+  control::line_splitter splitter{0};
+  /// Reply bytes written but not yet taken by the socket.
+  size_t pending_output = 0;
+  /// The socket took bytes since a reply last found pending_output over the cap.
+  bool took_output = true;
+  /// Requests sent on and not answered yet.
+  size_t inflight = 0;
+  bool warned_unauthorized = false;
+  /// For logs: the listener's address and the serial.
+  std::string peer;
+};
+
+/// A config/reload job running on the executor.
+struct pending_job {
+  connection_handle hdl;
+  uint64_t serial = 0;
+  std::optional<ordered_json> id;
+  control::command cmd = control::command::config;
+};
+
+struct control_server_state {
+  control_config config;
+  control_hooks hooks;
+  control_server_limits limits;
+  std::shared_ptr<listener_set> listeners;
+  /// The addresses in effect (ports resolved).
+  std::vector<std::string> addresses;
+  std::unordered_map<accept_handle, std::string> listener_names;
+  std::unordered_map<connection_handle, control_client> clients;
+  std::unordered_map<uint64_t, pending_job> jobs;
+  uint64_t next_serial = 0;
+  uint64_t next_job = 0;
+  /// Some listener is not loopback: the token must stay set.
+  bool needs_token = false;
+
+  ~control_server_state() {
+    // Runs when the broker ends, whatever the reason.
+    if (listeners)
+      listeners->remove_socket_files();
+  }
+
+  static const char* name;
+};
+
+const char* control_server_state::name = "control_server";
+
+using control_broker = caf::stateful_actor<control_server_state, caf::io::broker>;
+
+/// A client that stopped reading must not pin its unsent replies: shut the
+/// socket down so CAF's graceful close (which drains first) ends at once.
+void drop_client(control_broker* self, connection_handle hdl) {
+  auto fd = static_cast<caf::io::network::native_socket>(hdl.id());
+  if (self->valid(hdl) && caf::io::network::conn_hdl_from_socket(fd) == hdl)
+    ::shutdown(fd, SHUT_RDWR);
+  self->close(hdl);
+  self->state.clients.erase(hdl);
+}
+
+control_client* find_client(control_broker* self, connection_handle hdl, uint64_t serial) {
+  auto i = self->state.clients.find(hdl);
+  if (i == self->state.clients.end() || i->second.serial != serial)
+    return nullptr;
+  return &i->second;
+}
+
+/// Writes one reply line to a client that is still there.
+void send_line(control_broker* self, connection_handle hdl, uint64_t serial,
+               const std::string& line) {
+  auto* client = find_client(self, hdl, serial);
+  if (client == nullptr)
+    return; // Gone while its request ran.
+  if (!self->valid(hdl)) {
+    self->state.clients.erase(hdl);
+    return;
+  }
+  // Over the cap, a client must have taken bytes since the last reply that
+  // found it over the cap: one that reads slowly (or got a burst of big
+  // replies in one go) goes on, one that stopped reading is closed after at
+  // most one more reply; past four times the cap it is closed regardless.
+  auto cap = self->state.limits.max_pending_output_bytes;
+  if (client->pending_output > cap) {
+    if (!client->took_output || client->pending_output > 4 * cap) {
+      log().warn("control: closing {}: {} bytes of replies unread (limit {})", client->peer,
+                 client->pending_output, cap);
+      drop_client(self, hdl);
+      return;
+    }
+    client->took_output = false;
+  }
+  self->write(hdl, line.size(), line.data());
+  self->flush(hdl);
+  client->pending_output += line.size();
+}
+
+void send_reply(control_broker* self, connection_handle hdl, uint64_t serial,
+                const ordered_json& reply) {
+  send_line(self, hdl, serial, control::to_line(reply));
+}
+
+/// The reply line to a request that was in flight.
+void settle_line(control_broker* self, connection_handle hdl, uint64_t serial,
+                 const std::string& line) {
+  if (auto* client = find_client(self, hdl, serial); client != nullptr && client->inflight > 0)
+    --client->inflight;
+  send_line(self, hdl, serial, line);
+}
+
+/// The reply to a request that was in flight.
+void settle(control_broker* self, connection_handle hdl, uint64_t serial,
+            const ordered_json& reply) {
+  settle_line(self, hdl, serial, control::to_line(reply));
+}
+
+ordered_json reply_for_error(const std::optional<ordered_json>& id, const caf::error& err) {
+  auto reply = control::error_reply(id, errc_of(err), message_of(err));
+  // command_failed carries the server's reply: scripts want its code.
+  if (auto server_reply = reply_of(err); !server_reply.empty()) {
+    auto parsed = ordered_json::parse(server_reply, nullptr, false);
+    if (!parsed.is_discarded())
+      reply["reply"] = std::move(parsed);
+  }
+  return reply;
+}
+
+/// Parses a JSON object produced by another actor; nullopt if it is not one.
+std::optional<ordered_json> parse_object(const std::string& text) {
+  auto parsed = ordered_json::parse(text, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object())
+    return std::nullopt;
+  return parsed;
+}
+
+/// Renders an answer into the client's reply line. A big answer (an exec
+/// reply can be 16 MB) is parsed and dumped on the executor: that takes
+/// hundreds of milliseconds, which the I/O thread shared by every broker must
+/// not spend. Its line comes back as a ctl_line_atom message.
+template <class Result, class Render>
+void render_and_settle(control_broker* self, connection_handle hdl, uint64_t serial,
+                       const std::optional<ordered_json>& id, Result& value, Render render) {
+  auto& st = self->state;
+  if constexpr (std::is_same_v<Result, std::string>) {
+    if (value.size() > st.limits.inline_render_max_bytes && st.hooks.run_blocking) {
+      auto text = std::make_shared<std::string>(std::move(value));
+      caf::weak_actor_ptr me = self->ctrl();
+      auto job = [me, hdl, serial, id, text, render] {
+        auto line = control::to_line(render(id, *text));
+        if (auto strong = me.lock())
+          caf::anon_send(caf::actor_cast<caf::actor>(strong), ctl_line_atom::value, hdl, serial,
+                         std::move(line));
+      };
+      if (st.hooks.run_blocking(std::move(job)))
+        return;
+      value = std::move(*text); // Refused: render here after all.
+    }
+  }
+  settle(self, hdl, serial, render(id, value));
+}
+
+/// Sends a request to dest and settles the client's reply from its answer.
+template <class Result, class Handle, class Render, class... Ts>
+void ask(control_broker* self, connection_handle hdl, uint64_t serial,
+         const std::optional<ordered_json>& id, const Handle& dest, const char* what,
+         caf::timespan timeout, Render render, Ts... xs) {
+  if (!dest) {
+    settle(self, hdl, serial,
+           control::error_reply(id, errc::internal, std::string{what} + " is not available"));
+    return;
+  }
+  self->request(dest, timeout, xs...)
+    .then(
+      [=](Result& value) {
+        if (find_client(self, hdl, serial) == nullptr)
+          return; // Gone: rendering would be wasted.
+        render_and_settle(self, hdl, serial, id, value, render);
+      },
+      [=](caf::error& err) { settle(self, hdl, serial, reply_for_error(id, err)); });
+}
+
+/// stats, details, history, health, metrics: the metrics actor's JSON object
+/// becomes the reply's fields.
+template <class... Ts>
+void ask_metrics(control_broker* self, connection_handle hdl, uint64_t serial,
+                 const std::optional<ordered_json>& id, Ts... xs) {
+  auto render = [](const std::optional<ordered_json>& id, const std::string& text) {
+    auto fields = parse_object(text);
+    if (!fields)
+      return control::error_reply(id, errc::internal,
+                                  "the metrics actor's answer is not a JSON object");
+    return control::ok_reply(id, *fields);
+  };
+  ask<std::string>(self, hdl, serial, id, self->state.hooks.metrics, "the metrics actor",
+                   self->state.limits.request_timeout, render, xs...);
+}
+
+/// config and reload: run the hook on the executor; the answer comes back
+/// as a ctl_job_atom message.
+void start_job(control_broker* self, connection_handle hdl, uint64_t serial,
+               const control::request& req) {
+  auto& st = self->state;
+  auto& hook = req.cmd == control::command::config ? st.hooks.config_json : st.hooks.reload;
+  if (!hook || !st.hooks.run_blocking) {
+    settle(self, hdl, serial,
+           control::error_reply(req.id, errc::internal,
+                                std::string{control::to_string(req.cmd)}
+                                  + " is not available on this control socket"));
+    return;
+  }
+  auto job = ++st.next_job;
+  // Weak: a queued job must not keep the broker alive after it stopped.
+  caf::weak_actor_ptr me = self->ctrl();
+  auto run = [me, job, hook] {
+    bool ok = true;
+    std::string text;
+    try {
+      text = hook().dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+    } catch (const std::exception& e) {
+      ok = false;
+      text = e.what();
+    } catch (...) {
+      ok = false;
+      text = "unknown failure";
+    }
+    if (auto strong = me.lock())
+      caf::anon_send(caf::actor_cast<caf::actor>(strong), ctl_job_atom::value, job, ok,
+                     std::move(text));
+  };
+  if (!st.hooks.run_blocking(std::move(run))) {
+    settle(self, hdl, serial,
+           control::error_reply(req.id, errc::overloaded,
+                                "the runtime's executor refused the job; try again later"));
+    return;
+  }
+  st.jobs.emplace(job, pending_job{hdl, serial, req.id, req.cmd});
+  self->delayed_send(self, st.limits.request_timeout, ctl_job_timeout_atom::value, job);
+}
+
+void dispatch(control_broker* self, connection_handle hdl, control_client& client,
+              control::request req) {
+  using control::command;
+  auto serial = client.serial;
+  auto& st = self->state;
+  log().debug("control: {} from {}", control::to_string(req.cmd), client.peer);
+  if (client.inflight >= st.limits.max_inflight_per_client) {
+    send_reply(self, hdl, serial,
+               control::error_reply(req.id, errc::overloaded,
+                                    "too many requests in flight on this connection ("
+                                      + std::to_string(st.limits.max_inflight_per_client)
+                                      + "); wait for replies first"));
+    return;
+  }
+  ++client.inflight;
+  auto& id = req.id;
+  switch (req.cmd) {
+    case command::stats: ask_metrics(self, hdl, serial, id, stats_atom::value); break;
+    case command::details: ask_metrics(self, hdl, serial, id, details_atom::value); break;
+    case command::history: ask_metrics(self, hdl, serial, id, history_atom::value, req.limit); break;
+    case command::health: ask_metrics(self, hdl, serial, id, health_atom::value); break;
+    case command::metrics: ask_metrics(self, hdl, serial, id, prometheus_atom::value); break;
+    case command::cleanup:
+      ask<std::vector<std::string>>(
+        self, hdl, serial, id, st.hooks.registry, "the registry", st.limits.request_timeout,
+        [](const std::optional<ordered_json>& id, const std::vector<std::string>& reaped) {
+          return control::ok_reply(id, ordered_json{{"reaped", reaped.size()}, {"tenants", reaped}});
+        },
+        cleanup_atom::value);
+      break;
+    case command::evict:
+      // The registry answers only after draining the tenant: wait that long too.
+      ask<bool>(
+        self, hdl, serial, id, st.hooks.registry, "the registry",
+        st.limits.request_timeout + st.hooks.evict_drain_timeout,
+        [](const std::optional<ordered_json>& id, bool evicted) {
+          return control::ok_reply(id, ordered_json{{"evicted", evicted}});
+        },
+        evict_atom::value, req.tenant, st.hooks.evict_drain_timeout);
+      break;
+    case command::exec: {
+      // ordered_json kept the client's key order: the command name stays first.
+      auto text = command_text(req.command_document);
+      if (!text.text) {
+        settle(self, hdl, serial, control::error_reply(id, errc::bad_command, text.error));
+        break;
+      }
+      ask<std::string>(
+        self, hdl, serial, id, st.hooks.registry, "the registry", st.limits.request_timeout,
+        [](const std::optional<ordered_json>& id, const std::string& reply_text) {
+          auto reply = ordered_json::parse(reply_text, nullptr, false);
+          if (reply.is_discarded())
+            return control::error_reply(id, errc::internal, "the server's reply is not valid JSON");
+          return control::ok_reply(id, ordered_json{{"reply", std::move(reply)}});
+        },
+        run_atom::value, req.tenant, std::move(*text.text));
+      break;
+    }
+    case command::config:
+    case command::reload: start_job(self, hdl, serial, req); break;
+  }
+}
+
+void handle_line(control_broker* self, connection_handle hdl, uint64_t serial,
+                 const std::string& line) {
+  if (control::is_blank(line))
+    return; // Not a request: no reply.
+  auto* client = find_client(self, hdl, serial);
+  if (client == nullptr)
+    return;
+  auto parsed = control::parse_request(line, self->state.config.token);
+  if (!parsed.valid) {
+    auto& code = parsed.error_reply["error"]["code"];
+    if (code == control::to_string(control::protocol_errc::unauthorized)
+        && !client->warned_unauthorized) {
+      client->warned_unauthorized = true;
+      log().warn("control: unauthorized request from {}", client->peer);
+    }
+    send_reply(self, hdl, serial, parsed.error_reply);
+    return;
+  }
+  dispatch(self, hdl, *client, std::move(*parsed.valid));
+}
+
+void apply_reload(control_broker* self, const control_config& next) {
+  auto& st = self->state;
+  if (next.listen != st.config.listen)
+    log().warn("control: control.listen changed; the control socket keeps listening on {} until "
+               "a restart",
+               joined(st.addresses));
+  if (next.token.empty() && st.needs_token) {
+    log().error("control: refusing to clear control.token while listening on a non-loopback "
+                "address; the old token stays");
+  } else {
+    st.config.token = next.token;
+  }
+  st.config.max_line_bytes = next.max_line_bytes;
+  st.config.max_clients = next.max_clients;
+  for (auto& [hdl, client] : st.clients)
+    client.splitter.set_max_line_bytes(next.max_line_bytes);
+}
+
+caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set> listeners,
+                             control_config config, control_hooks hooks,
+                             control_server_limits limits) {
+  // No reference to the state here: the handlers below capture by copy.
+  self->state.config = std::move(config);
+  self->state.hooks = std::move(hooks);
+  self->state.limits = limits;
+  self->state.listeners = listeners;
+  for (auto& l : listeners->listeners) {
+    // CAF adopts the descriptor: from here on it closes it.
+    auto hdl = self->add_doorman(l.fd);
+    l.fd = -1;
+    auto name = control::to_string(l.address);
+    self->state.listener_names.emplace(hdl, name);
+    self->state.addresses.push_back(name);
+    self->state.needs_token = self->state.needs_token || !l.address.loopback;
+  }
+  log().info("control: listening on {}", joined(self->state.addresses));
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    log().info("control: stopping ({} clients connected)", self->state.clients.size());
+    // quit() closes the listeners and connections; the state's destructor
+    // removes the unix socket files.
+    self->quit(msg.reason);
+  });
+  return {
+    [=](const caf::io::new_connection_msg& msg) {
+      auto& st = self->state;
+      auto source = st.listener_names.count(msg.source) ? st.listener_names[msg.source]
+                                                        : std::string{"control"};
+      if (st.clients.size() >= st.config.max_clients) {
+        log().warn("control: refusing a client on {}: {} clients connected (control.max_clients)",
+                   source, st.clients.size());
+        auto line = control::to_line(control::too_many_clients_reply(st.config.max_clients));
+        self->write(msg.handle, line.size(), line.data());
+        self->flush(msg.handle);
+        self->close(msg.handle); // Sends the line, then closes.
+        return;
+      }
+      auto& client = st.clients[msg.handle];
+      client = control_client{};
+      client.serial = ++st.next_serial;
+      client.splitter.set_max_line_bytes(st.config.max_line_bytes);
+      client.peer = source + " #" + std::to_string(client.serial);
+      log().debug("control: client {} connected", client.peer);
+      self->configure_read(msg.handle, caf::io::receive_policy::at_most(read_chunk_bytes));
+      // data_transferred_msg tells how much of the output the socket took.
+      self->ack_writes(msg.handle, true);
+    },
+    [=](const caf::io::new_data_msg& msg) {
+      auto i = self->state.clients.find(msg.handle);
+      if (i == self->state.clients.end())
+        return;
+      auto serial = i->second.serial;
+      auto max_line_bytes = i->second.splitter.max_line_bytes();
+      auto items = i->second.splitter.feed(std::string_view{msg.buf.data(), msg.buf.size()});
+      for (auto& item : items) {
+        if (item.type == control::line_item::kind::too_long)
+          send_reply(self, msg.handle, serial, control::line_too_long_reply(max_line_bytes));
+        else
+          handle_line(self, msg.handle, serial, item.text);
+      }
+    },
+    [=](const caf::io::data_transferred_msg& msg) {
+      auto i = self->state.clients.find(msg.handle);
+      if (i == self->state.clients.end())
+        return;
+      auto& pending = i->second.pending_output;
+      pending -= std::min<size_t>(pending, msg.written);
+      i->second.took_output = true;
+    },
+    [=](const caf::io::connection_closed_msg& msg) {
+      auto i = self->state.clients.find(msg.handle);
+      if (i == self->state.clients.end())
+        return;
+      log().debug("control: client {} disconnected", i->second.peer);
+      self->state.clients.erase(i);
+    },
+    [=](const caf::io::acceptor_closed_msg& msg) {
+      auto i = self->state.listener_names.find(msg.handle);
+      log().error("control: stopped listening on {}",
+                  i != self->state.listener_names.end() ? i->second : std::string{"?"});
+    },
+    [=](const caf::io::connection_passivated_msg&) {},
+    [=](const caf::io::acceptor_passivated_msg&) {},
+    [=](ctl_job_atom, uint64_t job, bool ok, std::string& text) {
+      auto i = self->state.jobs.find(job);
+      if (i == self->state.jobs.end())
+        return; // Timed out already.
+      auto pending = std::move(i->second);
+      self->state.jobs.erase(i);
+      ordered_json reply;
+      auto fields = ok ? parse_object(text) : std::nullopt;
+      if (ok && !fields)
+        reply = control::error_reply(pending.id, errc::internal,
+                                     "the hook's answer is not a JSON object");
+      else if (!ok && pending.cmd == control::command::reload)
+        reply = control::error_reply(pending.id, control::protocol_errc::reload_failed, text);
+      else if (!ok)
+        reply = control::error_reply(pending.id, errc::internal, text);
+      else if (pending.cmd == control::command::config)
+        reply = control::ok_reply(pending.id, ordered_json{{"config", std::move(*fields)}});
+      else
+        reply = control::ok_reply(pending.id, *fields);
+      settle(self, pending.hdl, pending.serial, reply);
+    },
+    [=](ctl_line_atom, connection_handle hdl, uint64_t serial, const std::string& line) {
+      settle_line(self, hdl, serial, line);
+    },
+    [=](ctl_job_timeout_atom, uint64_t job) {
+      auto i = self->state.jobs.find(job);
+      if (i == self->state.jobs.end())
+        return;
+      auto pending = std::move(i->second);
+      self->state.jobs.erase(i);
+      settle(self, pending.hdl, pending.serial,
+             control::error_reply(pending.id, errc::timeout,
+                                  std::string{control::to_string(pending.cmd)}
+                                    + " did not finish in time; it may still complete"));
+    },
+    [=](reload_atom, const runtime_config& next) { apply_reload(self, next.control); },
+    [=](control_addrs_atom) { return self->state.addresses; },
+  };
+}
+
+caf::error spawn_error(caf::sec code, std::string message) {
+  return caf::make_error(code, std::move(message));
+}
+
+} // namespace
+
+caf::expected<caf::actor> spawn_control_server(caf::actor_system& system,
+                                               const control_config& cfg, control_hooks hooks,
+                                               control_server_limits limits) {
+  if (!system.has_middleman())
+    return spawn_error(caf::sec::invalid_argument,
+                       "the actor system has no io middleman (cfg.load<caf::io::middleman>())");
+  if (cfg.listen.empty())
+    return spawn_error(caf::sec::invalid_argument, "control.listen names no address");
+  auto listeners = std::make_shared<listener_set>();
+  for (size_t index = 0; index < cfg.listen.size(); ++index) {
+    auto where = "control.listen[" + std::to_string(index) + "] \"" + cfg.listen[index] + "\": ";
+    auto parsed = control::parse_listen_address(cfg.listen[index]);
+    if (!parsed.address)
+      return spawn_error(caf::sec::invalid_argument, where + parsed.error);
+    if (!parsed.address->loopback && cfg.token.empty())
+      return spawn_error(caf::sec::invalid_argument,
+                         where + "a non-loopback address needs control.token to be set");
+    auto bound = parsed.address->type == listen_address::kind::tcp
+                   ? bind_tcp(std::move(*parsed.address))
+                   : bind_unix(std::move(*parsed.address));
+    if (!bound.listener)
+      return spawn_error(caf::sec::cannot_open_port, where + bound.error);
+    listeners->listeners.push_back(std::move(*bound.listener));
+  }
+  return system.middleman().spawn_broker(control_server, listeners, cfg, std::move(hooks), limits);
+}
+
+} // namespace tenantrt

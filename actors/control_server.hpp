@@ -1,0 +1,86 @@
+#pragma once
+// The JSON control socket of tenantrtd: a CAF 0.17 broker that serves
+// newline-delimited JSON (actors/control_protocol.hpp) on loopback TCP and/or
+// Unix sockets, and turns each request into a message to the registry or the
+// metrics actor, or into a job on the runtime's executor (config, reload).
+//
+// Talked to by: operators' tools (tenantctl, scripts) over the sockets; the
+// daemon, which spawns it, forwards reloads (reload_atom, runtime_config) and
+// stops it with an exit message.
+//
+//   client --line--> broker --request(...).then--> registry / metrics
+//     ^                 |  \--hooks.run_blocking--> executor --anon_send--+
+//     +----reply line---+<------------------------------------------------+
+//
+// The broker runs on the middleman's single I/O thread, shared with every
+// other broker: it never blocks, and big answers are rendered on the executor.
+// Replies may leave out of order (a slow exec does not hold back a stats);
+// clients match them by "id". Per client, requests beyond a number in flight
+// are answered overloaded at once, and a client that stops reading while its
+// unread replies are over a cap is closed.
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/atom.hpp>
+#include <caf/expected.hpp>
+#include <caf/timespan.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/protocol.hpp"
+#include "config/runtime_config.hpp"
+
+namespace tenantrt {
+
+/// (control_addrs_atom) -> std::vector<std::string>: the addresses the
+/// server listens on, with the port the system picked for "HOST:0".
+using control_addrs_atom = caf::atom_constant<caf::atom("ctladdrs")>;
+
+/// What the control server needs from the rest of the daemon.
+struct control_hooks {
+  registry_actor registry;
+  metrics_actor metrics;
+  /// Effective configuration, secrets redacted (blocking-safe: may take a lock).
+  std::function<nlohmann::ordered_json()> config_json;
+  /// Re-reads the config file and applies it; returns the reply fields
+  /// ({"applied": [...], "needsRestart": [...]}); throws std::exception whose what() is safe to show.
+  std::function<nlohmann::ordered_json()> reload;
+  /// Runs blocking work off the broker's thread (the runtime's executor); false if refused.
+  std::function<bool(std::function<void()>)> run_blocking;
+  /// Drain time for evict (shutdown.drain_timeout_ms).
+  caf::timespan evict_drain_timeout;
+};
+
+/// Limits of the server that are not configuration.
+struct control_server_limits {
+  /// How long a request to the registry or metrics actor may take before the
+  /// client gets a timeout error.
+  caf::timespan request_timeout = std::chrono::seconds{30};
+  /// Replies written but not yet taken by a client's socket. Over this, a
+  /// reply closes the client instead unless the socket took bytes since the
+  /// previous reply that found it over; over four times this, it always does.
+  size_t max_pending_output_bytes = size_t{4} << 20;
+  /// Requests of one client in flight; beyond this many, a request is
+  /// answered at once with overloaded.
+  size_t max_inflight_per_client = 128;
+  /// Answers (JSON text) bigger than this are turned into reply lines on the
+  /// executor (hooks.run_blocking), not on the I/O thread.
+  size_t inline_render_max_bytes = 64 * 1024;
+};
+
+/// Listens on every address of cfg.listen (TCP on the given loopback/host
+/// address only; unix: socket file created with mode 0600, a stale file
+/// replaced, removed on exit). Returns the broker, or an error naming the
+/// address and the reason (address in use, bad path, non-loopback without
+/// token...); the error's first context element is that text (a string).
+/// The sockets are bound before it returns, so a client may connect at once.
+caf::expected<caf::actor> spawn_control_server(caf::actor_system& system,
+                                               const control_config& cfg, control_hooks hooks,
+                                               control_server_limits limits = {});
+
+} // namespace tenantrt

@@ -1,0 +1,574 @@
+#include "tools/tenantctl_render.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <initializer_list>
+#include <sstream>
+
+namespace tenantrt::ctl {
+
+namespace {
+
+using nlohmann::json;
+
+// SGR colours used across the output.
+constexpr const char* red = "31";
+constexpr const char* green = "32";
+constexpr const char* yellow = "33";
+constexpr const char* bold_yellow = "1;33";
+constexpr const char* bold = "1";
+
+std::string paint(const std::string& text, const std::string& color, bool enabled) {
+  if (!enabled || color.empty())
+    return text;
+  return "\x1b[" + color + "m" + text + "\x1b[0m";
+}
+
+/// Characters on screen: UTF-8 continuation bytes take no column.
+std::size_t display_width(const std::string& text) {
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+/// The first of keys present in object as an unsigned number.
+std::optional<uint64_t> number_at(const json& object, std::initializer_list<const char*> keys) {
+  if (!object.is_object())
+    return std::nullopt;
+  for (auto* key : keys) {
+    auto it = object.find(key);
+    if (it == object.end())
+      continue;
+    if (it->is_number_unsigned())
+      return it->get<uint64_t>();
+    if (it->is_number_integer())
+      return static_cast<uint64_t>(std::max<int64_t>(0, it->get<int64_t>()));
+    if (it->is_number_float())
+      return static_cast<uint64_t>(std::max(0.0, it->get<double>()));
+  }
+  return std::nullopt;
+}
+
+std::string number_text(const json& object, std::initializer_list<const char*> keys) {
+  auto value = number_at(object, keys);
+  return value ? std::to_string(*value) : "-";
+}
+
+std::string string_at(const json& object, const char* key, std::string fallback = "-") {
+  if (!object.is_object())
+    return fallback;
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null())
+    return fallback;
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+const json& member(const json& object, const char* key) {
+  static const json null_value;
+  if (!object.is_object())
+    return null_value;
+  auto it = object.find(key);
+  return it == object.end() ? null_value : *it;
+}
+
+/// "12:00:01" out of "2024-05-01T12:00:01.123Z"; the text as is otherwise.
+std::string clock_time(const std::string& iso_timestamp) {
+  if (iso_timestamp.size() >= 19 && iso_timestamp[10] == 'T')
+    return iso_timestamp.substr(11, 8);
+  return iso_timestamp;
+}
+
+std::string state_color(const std::string& state) {
+  if (state == "connected" || state == "active" || state == "ok")
+    return green;
+  if (state == "disconnected" || state == "down")
+    return red;
+  return yellow;
+}
+
+/// A number cell coloured with color when the value is above zero.
+table_cell count_cell(const json& object, std::initializer_list<const char*> keys,
+                      const char* color_when_positive) {
+  auto value = number_at(object, keys);
+  if (!value)
+    return {"-", {}};
+  return {std::to_string(*value), *value > 0 ? color_when_positive : ""};
+}
+
+std::string join(const json& array, const char* separator) {
+  std::string out;
+  if (!array.is_array())
+    return out;
+  for (auto& item : array) {
+    if (!out.empty())
+      out += separator;
+    out += item.is_string() ? item.get<std::string>() : item.dump();
+  }
+  return out;
+}
+
+/// Whether any tenant row carries latency figures (the `details` reply).
+bool has_latency(const json& connections) {
+  if (!connections.is_array())
+    return false;
+  return std::any_of(connections.begin(), connections.end(),
+                     [](const json& entry) { return member(entry, "latency").is_object(); });
+}
+
+/// A latency figure in µs as text, "-" when absent or without operations.
+std::string latency_text(const json& latency, std::initializer_list<const char*> keys) {
+  if (number_at(latency, {"count"}).value_or(1) == 0)
+    return "-";
+  auto value = number_at(latency, keys);
+  return value ? format_micros(*value) : "-";
+}
+
+/// Mean latency from the count and sum of a latency object.
+std::string mean_latency_text(const json& latency) {
+  auto count = number_at(latency, {"count"});
+  auto sum = number_at(latency, {"sumUs", "sum_us"});
+  if (!count || !sum || *count == 0)
+    return "-";
+  return format_micros(*sum / *count);
+}
+
+} // namespace
+
+// --- socket addresses
+
+std::string socket_address::to_string() const {
+  if (kind == family::unix_path)
+    return "unix:" + path;
+  if (host.find(':') != std::string::npos)
+    return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+std::optional<socket_address> parse_socket_address(const std::string& text, std::string* error) {
+  auto fail = [&](std::string reason) -> std::optional<socket_address> {
+    if (error)
+      *error = "socket address \"" + text + "\": " + std::move(reason);
+    return std::nullopt;
+  };
+  socket_address out;
+  if (text.rfind("unix:", 0) == 0) {
+    out.kind = socket_address::family::unix_path;
+    out.path = text.substr(5);
+    if (out.path.empty())
+      return fail("no path after unix:");
+    return out;
+  }
+  std::string host;
+  std::string port_text;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return fail("expected [IPv6]:PORT");
+    host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos)
+      return fail("expected HOST:PORT or unix:/path");
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+    if (host.find(':') != std::string::npos)
+      return fail("write an IPv6 address as [ADDRESS]:PORT");
+  }
+  if (host.empty())
+    return fail("no host before the port");
+  if (port_text.empty() || port_text.size() > 5
+      || !std::all_of(port_text.begin(), port_text.end(),
+                      [](char c) { return c >= '0' && c <= '9'; }))
+    return fail("port must be a number from 1 to 65535");
+  auto port = std::stoul(port_text);
+  if (port < 1 || port > 65535)
+    return fail("port must be a number from 1 to 65535");
+  out.host = host;
+  out.port = static_cast<uint16_t>(port);
+  return out;
+}
+
+// --- text_table
+
+text_table::text_table(std::vector<std::string> headers, std::vector<align> alignment)
+  : headers_(std::move(headers)), alignment_(std::move(alignment)) {
+  alignment_.resize(headers_.size(), align::left);
+}
+
+void text_table::add_row(std::vector<table_cell> cells) {
+  cells.resize(headers_.size());
+  rows_.push_back(std::move(cells));
+}
+
+void text_table::set_footer(std::vector<table_cell> cells) {
+  cells.resize(headers_.size());
+  footer_ = std::move(cells);
+}
+
+std::string text_table::render(bool color) const {
+  std::vector<std::size_t> widths;
+  for (auto& header : headers_)
+    widths.push_back(display_width(header));
+  auto measure = [&](const std::vector<table_cell>& row) {
+    for (std::size_t i = 0; i < row.size(); ++i)
+      widths[i] = std::max(widths[i], display_width(row[i].text));
+  };
+  for (auto& row : rows_)
+    measure(row);
+  if (footer_)
+    measure(*footer_);
+
+  auto line = [&](const std::vector<table_cell>& row, bool header_row) {
+    std::string out;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      std::string pad(widths[i] - display_width(row[i].text), ' ');
+      auto text = paint(row[i].text, header_row ? std::string{bold} : row[i].color, color);
+      out += alignment_[i] == align::right ? pad + text : text + pad;
+      if (i + 1 < row.size())
+        out += "  ";
+    }
+    while (!out.empty() && out.back() == ' ')
+      out.pop_back();
+    return out + "\n";
+  };
+
+  std::vector<table_cell> header_cells;
+  for (auto& header : headers_)
+    header_cells.push_back({header, {}});
+  std::string out = line(header_cells, true);
+  for (auto& row : rows_)
+    out += line(row, false);
+  if (footer_) {
+    std::size_t total_width = 0;
+    for (auto w : widths)
+      total_width += w;
+    total_width += 2 * (widths.empty() ? 0 : widths.size() - 1);
+    out += std::string(total_width, '-') + "\n";
+    out += line(*footer_, false);
+  }
+  return out;
+}
+
+// --- small formats
+
+std::string format_duration_ms(int64_t ms) {
+  if (ms < 0)
+    return "-";
+  char buffer[32];
+  if (ms < 1000) {
+    std::snprintf(buffer, sizeof buffer, "%lldms", static_cast<long long>(ms));
+  } else if (ms < 60'000) {
+    std::snprintf(buffer, sizeof buffer, "%.1fs", static_cast<double>(ms) / 1000.0);
+  } else if (ms < 3'600'000) {
+    std::snprintf(buffer, sizeof buffer, "%lldm%02llds", static_cast<long long>(ms / 60'000),
+                  static_cast<long long>(ms % 60'000 / 1000));
+  } else if (ms < 86'400'000) {
+    std::snprintf(buffer, sizeof buffer, "%lldh%02lldm", static_cast<long long>(ms / 3'600'000),
+                  static_cast<long long>(ms % 3'600'000 / 60'000));
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%lldd%02lldh", static_cast<long long>(ms / 86'400'000),
+                  static_cast<long long>(ms % 86'400'000 / 3'600'000));
+  }
+  return buffer;
+}
+
+std::string format_micros(uint64_t us) {
+  char buffer[32];
+  if (us < 1000)
+    std::snprintf(buffer, sizeof buffer, "%lluus", static_cast<unsigned long long>(us));
+  else if (us < 1'000'000)
+    std::snprintf(buffer, sizeof buffer, "%.1fms", static_cast<double>(us) / 1e3);
+  else
+    std::snprintf(buffer, sizeof buffer, "%.2fs", static_cast<double>(us) / 1e6);
+  return buffer;
+}
+
+std::string sparkline(const std::vector<uint64_t>& values) {
+  static const char* const levels[] = {"\u2581", "\u2582", "\u2583", "\u2584",
+                                       "\u2585", "\u2586", "\u2587", "\u2588"};
+  if (values.empty())
+    return {};
+  uint64_t top = *std::max_element(values.begin(), values.end());
+  std::string out;
+  for (auto value : values) {
+    // Zero stays on the lowest block so the line keeps its length.
+    std::size_t level = top == 0 ? 0 : static_cast<std::size_t>((value * 7 + top / 2) / top);
+    out += levels[std::min<std::size_t>(level, 7)];
+  }
+  return out;
+}
+
+std::vector<uint64_t> total_connections_of(const json& samples) {
+  std::vector<uint64_t> out;
+  if (!samples.is_array())
+    return out;
+  for (auto& sample : samples)
+    out.push_back(number_at(sample, {"totalConnections"}).value_or(0));
+  return out;
+}
+
+// --- replies
+
+std::string render_warnings(const json& warnings, const render_options& options) {
+  if (!warnings.is_array() || warnings.empty())
+    return paint("warnings: none", green, options.color) + "\n";
+  std::string out;
+  for (auto& warning : warnings) {
+    std::string line = paint("WARN", bold_yellow, options.color) + " "
+                       + paint(string_at(warning, "code"), yellow, options.color) + ": "
+                       + string_at(warning, "message", "");
+    auto value = member(warning, "value");
+    auto threshold = member(warning, "threshold");
+    if (!value.is_null() || !threshold.is_null()) {
+      line += " (";
+      if (!value.is_null())
+        line += "value " + (value.is_string() ? value.get<std::string>() : value.dump());
+      if (!value.is_null() && !threshold.is_null())
+        line += ", ";
+      if (!threshold.is_null())
+        line += "threshold "
+                + (threshold.is_string() ? threshold.get<std::string>() : threshold.dump());
+      line += ")";
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string render_stats(const json& reply, const render_options& options) {
+  const json& stats = member(reply, "stats");
+  const json& main_db = member(stats, "mainDb");
+  const json& tenant_dbs = member(stats, "tenantDbs");
+  const json& connections = member(tenant_dbs, "connections");
+  const json& clusters = member(stats, "clusters");
+  std::ostringstream out;
+
+  out << paint("tenantrt", bold, options.color) << " at " << string_at(reply, "timestamp")
+      << "\n";
+  auto main_state = string_at(main_db, "state");
+  out << "  main database  " << string_at(main_db, "name") << " ("
+      << paint(main_state, state_color(main_state), options.color) << ")\n";
+  out << "  tenants        " << number_text(tenant_dbs, {"activeConnections"}) << " active of "
+      << number_text(tenant_dbs, {"maxConnections"}) << ", "
+      << number_text(tenant_dbs, {"registeredTenants"}) << " registered\n";
+  out << "  connections    " << number_text(stats, {"totalConnections"})
+      << " physical (all clusters)\n";
+  if (auto status = string_at(reply, "status", ""); !status.empty())
+    out << "  health         " << paint(status, state_color(status), options.color) << "\n";
+  out << "\n";
+
+  // Tenants, with latency columns when the reply carries them (details).
+  bool latency = has_latency(connections);
+  std::vector<std::string> headers{"TENANT", "STATE", "IDLE", "USES", "IN-FLIGHT", "OPS",
+                                   "ERRORS"};
+  std::vector<align> alignment{align::left,  align::left,  align::right, align::right,
+                               align::right, align::right, align::right};
+  if (latency) {
+    headers.insert(headers.end(), {"P50", "P99", "MAX", "MEAN"});
+    alignment.insert(alignment.end(), 4, align::right);
+  }
+  headers.insert(headers.end(), {"CLUSTER", "DATABASE"});
+  alignment.insert(alignment.end(), {align::left, align::left});
+  text_table tenants{headers, alignment};
+  uint64_t uses = 0, inflight = 0, ops = 0, errors = 0;
+  std::size_t rows = 0;
+  if (connections.is_array()) {
+    for (auto& entry : connections) {
+      auto state = string_at(entry, "state");
+      auto idle = number_at(entry, {"idleMs"});
+      std::vector<table_cell> row{
+        {string_at(entry, "tenant"), {}},
+        {state, state == "active" ? "" : state_color(state)},
+        {idle ? format_duration_ms(static_cast<int64_t>(*idle)) : "-", {}},
+        {number_text(entry, {"useCount"}), {}},
+        count_cell(entry, {"inflight"}, ""),
+        {number_text(entry, {"ops"}), {}},
+        count_cell(entry, {"errors"}, red)};
+      if (latency) {
+        const json& figures = member(entry, "latency");
+        row.push_back({latency_text(figures, {"p50Us", "p50_us"}), {}});
+        row.push_back({latency_text(figures, {"p99Us", "p99_us"}), {}});
+        row.push_back({latency_text(figures, {"maxUs", "max_us"}), {}});
+        row.push_back({mean_latency_text(figures), {}});
+      }
+      row.push_back({string_at(entry, "cluster"), {}});
+      row.push_back({string_at(entry, "database"), {}});
+      tenants.add_row(std::move(row));
+      uses += number_at(entry, {"useCount"}).value_or(0);
+      inflight += number_at(entry, {"inflight"}).value_or(0);
+      ops += number_at(entry, {"ops"}).value_or(0);
+      errors += number_at(entry, {"errors"}).value_or(0);
+      ++rows;
+    }
+  }
+  if (rows == 0) {
+    out << "no active tenants\n";
+  } else {
+    tenants.set_footer({{"total (" + std::to_string(rows) + ")", {}},
+                        {},
+                        {},
+                        {std::to_string(uses), {}},
+                        {std::to_string(inflight), {}},
+                        {std::to_string(ops), {}},
+                        {std::to_string(errors), errors > 0 ? red : ""}});
+    out << tenants.render(options.color);
+  }
+
+  if (clusters.is_object() && !clusters.empty()) {
+    text_table pools{{"CLUSTER", "OPEN", "IN USE", "IDLE", "WAITERS", "MIN", "MAX", "CREATED",
+                      "CLOSED", "WAIT TIMEOUTS"},
+                     {align::left, align::right, align::right, align::right, align::right,
+                      align::right, align::right, align::right, align::right, align::right}};
+    for (auto& [name, pool] : clusters.items()) {
+      auto open = number_at(pool, {"open"});
+      auto max = number_at(pool, {"maxPoolSize"});
+      bool full = open && max && *open >= *max;
+      pools.add_row({{name, {}},
+                     {open ? std::to_string(*open) : "-", full ? yellow : ""},
+                     {number_text(pool, {"inUse"}), {}},
+                     {number_text(pool, {"idle"}), {}},
+                     count_cell(pool, {"waiters"}, yellow),
+                     {number_text(pool, {"minPoolSize"}), {}},
+                     {max ? std::to_string(*max) : "-", {}},
+                     {number_text(pool, {"createdTotal"}), {}},
+                     {number_text(pool, {"closedTotal"}), {}},
+                     count_cell(pool, {"waitTimeoutsTotal"}, red)});
+    }
+    out << "\n" << pools.render(options.color);
+  }
+
+  auto history = total_connections_of(member(reply, "recentMetrics"));
+  if (!history.empty()) {
+    auto [low, high] = std::minmax_element(history.begin(), history.end());
+    out << "\nconnections  " << sparkline(history) << "  now " << history.back() << ", min "
+        << *low << ", max " << *high << " (last " << history.size() << " sample"
+        << (history.size() == 1 ? "" : "s") << ")\n";
+  }
+  out << "\n" << render_warnings(member(reply, "warnings"), options);
+  return out.str();
+}
+
+std::string render_health(const json& reply, const render_options& options) {
+  auto status = string_at(reply, "status");
+  return "health: " + paint(status, state_color(status), options.color) + "\n"
+         + render_warnings(member(reply, "warnings"), options);
+}
+
+std::string render_history(const json& reply, const render_options& options) {
+  const json& samples = member(reply, "samples");
+  if (!samples.is_array() || samples.empty())
+    return "no samples yet (one is taken every metrics.sample_interval_ms)\n";
+  auto totals = total_connections_of(samples);
+  uint64_t top = *std::max_element(totals.begin(), totals.end());
+  text_table table{{"TIME (UTC)", "CONNS", "TENANTS", "IN-FLIGHT", "OPS", "ERRORS", "P50", "P99",
+                    "WAITERS", "TIMEOUTS", "CONNECTIONS"},
+                   {align::left, align::right, align::right, align::right, align::right,
+                    align::right, align::right, align::right, align::right, align::right,
+                    align::left}};
+  std::size_t i = 0;
+  for (auto& sample : samples) {
+    bool idle_interval = number_at(sample, {"ops"}).value_or(1) == 0;
+    auto micros = [&](std::initializer_list<const char*> keys) {
+      auto value = idle_interval ? std::nullopt : number_at(sample, keys);
+      return table_cell{value ? format_micros(*value) : "-", {}};
+    };
+    // Bar rows: length proportional to the largest count in the window.
+    std::size_t bar = top == 0 ? 0
+                               : static_cast<std::size_t>(
+                                   (totals[i] * options.chart_width + top / 2) / top);
+    std::string bar_text;
+    for (std::size_t b = 0; b < bar; ++b)
+      bar_text += "\u2588";
+    table.add_row({{clock_time(string_at(sample, "timestamp")), {}},
+                   {std::to_string(totals[i]), {}},
+                   {number_text(sample, {"activeTenants"}), {}},
+                   {number_text(sample, {"inflight"}), {}},
+                   {number_text(sample, {"ops"}), {}},
+                   count_cell(sample, {"errors"}, red),
+                   micros({"p50Us", "p50_us"}),
+                   micros({"p99Us", "p99_us"}),
+                   count_cell(sample, {"waiters"}, yellow),
+                   count_cell(sample, {"waitTimeouts"}, red),
+                   {bar_text, {}}});
+    ++i;
+  }
+  auto [low, high] = std::minmax_element(totals.begin(), totals.end());
+  return table.render(options.color) + "\n" + std::to_string(totals.size())
+         + " samples; total connections " + sparkline(totals) + "  min "
+         + std::to_string(*low) + ", max " + std::to_string(*high) + "\n";
+}
+
+std::string render_reply(const std::string& cmd, const json& reply,
+                         const render_options& options) {
+  if (cmd == "stats" || cmd == "details")
+    return render_stats(reply, options);
+  if (cmd == "health")
+    return render_health(reply, options);
+  if (cmd == "history")
+    return render_history(reply, options);
+  if (cmd == "cleanup") {
+    auto reaped = number_at(reply, {"reaped"}).value_or(0);
+    std::string out = "reaped " + std::to_string(reaped) + " idle tenant"
+                      + (reaped == 1 ? "" : "s");
+    auto ids = join(member(reply, "tenants"), ", ");
+    return out + (ids.empty() ? "" : ": " + ids) + "\n";
+  }
+  if (cmd == "evict") {
+    bool evicted = member(reply, "evicted").is_boolean() && reply["evicted"].get<bool>();
+    auto tenant = string_at(reply, "tenant", "");
+    std::string who = tenant.empty() ? "tenant" : "tenant " + tenant;
+    return evicted ? who + " evicted\n" : who + " was not active; nothing evicted\n";
+  }
+  if (cmd == "exec")
+    return member(reply, "reply").dump(2) + "\n";
+  if (cmd == "config") {
+    const json& config = member(reply, "config");
+    if (!config.is_null())
+      return config.dump(2) + "\n";
+  }
+  if (cmd == "reload") {
+    const json& applied = member(reply, "applied");
+    const json& restart = member(reply, "needsRestart");
+    std::string out;
+    if ((!applied.is_array() || applied.empty()) && (!restart.is_array() || restart.empty()))
+      return "reloaded: no changes\n";
+    if (applied.is_array() && !applied.empty())
+      out += "applied: " + join(applied, ", ") + "\n";
+    if (restart.is_array() && !restart.empty())
+      out += paint("needs restart", bold_yellow, options.color) + " (running value kept): "
+             + join(restart, ", ") + "\n";
+    return out;
+  }
+  if (cmd == "metrics") {
+    auto text = string_at(reply, "text", "");
+    if (!text.empty() && text.back() != '\n')
+      text += '\n';
+    return text;
+  }
+  // Anything else: the reply's own fields.
+  json rest = reply;
+  if (rest.is_object()) {
+    rest.erase("id");
+    rest.erase("ok");
+  }
+  return rest.dump(2) + "\n";
+}
+
+std::string render_error(const json& reply, const render_options& options) {
+  const json& error = member(reply, "error");
+  return paint("error", red, options.color) + " " + string_at(error, "code", "unknown") + ": "
+         + string_at(error, "message", "(no message)") + "\n";
+}
+
+exit_status exit_status_of(const std::string& cmd, const json& reply) {
+  const json& ok = member(reply, "ok");
+  if (!ok.is_boolean() || !ok.get<bool>())
+    return exit_status::failed;
+  if (cmd == "health" && string_at(reply, "status", "") != "ok")
+    return exit_status::failed;
+  return exit_status::ok;
+}
+
+} // namespace tenantrt::ctl

@@ -1,0 +1,139 @@
+#pragma once
+// What tenantctl prints, apart from the socket: parsing --socket addresses,
+// turning the control socket's reply lines into aligned tables, totals,
+// warnings and a small text chart, and mapping a reply to the exit status
+// scripts and alerting rely on (0 ok, 1 degraded or command error, 2 the
+// daemon cannot be reached). Pure functions of their input, so the unit
+// tests (tests/unit/tools/tenantctl_render_test.cpp) check them without a
+// daemon.
+//
+// Reply fields read here are the control socket's contract (issue 3,
+// "Control socket"); a field that is missing renders as "-" rather than
+// failing, so an older or newer daemon still gets readable output.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace tenantrt::ctl {
+
+/// Exit statuses of tenantctl.
+enum class exit_status : int {
+  /// The command succeeded (health: status ok).
+  ok = 0,
+  /// The daemon answered ok:false, health is degraded or down, or the
+  /// command line was unusable.
+  failed = 1,
+  /// No answer: connection refused, no such socket file, timeout, or the
+  /// connection closed before a reply line arrived.
+  unreachable = 2,
+};
+
+/// Where the control socket is: "HOST:PORT" or "unix:/path".
+struct socket_address {
+  enum class family {
+    /// TCP, host (numeric or a name) and port.
+    tcp,
+    /// A Unix domain socket file.
+    unix_path,
+  };
+  family kind = family::tcp;
+  std::string host;
+  uint16_t port = 0;
+  std::string path;
+
+  /// Back to the text form ("127.0.0.1:7070", "unix:/run/tenantrt/ctl.sock").
+  std::string to_string() const;
+};
+
+/// Parses an address as given to --socket or TENANTRT_SOCKET; nullopt with
+/// a reason in *error when it is not usable. "[::1]:7070" is accepted.
+std::optional<socket_address> parse_socket_address(const std::string& text, std::string* error);
+
+/// How to render.
+struct render_options {
+  /// ANSI colours (tenantctl sets it only when stdout is a terminal).
+  bool color = false;
+  /// Width of the history chart's bars, in characters.
+  std::size_t chart_width = 40;
+};
+
+/// One cell of a text_table: plain text plus an optional ANSI colour that
+/// is applied after padding, so colour never shifts the columns.
+struct table_cell {
+  std::string text;
+  /// An SGR parameter such as "31" (red) or "1;33"; empty: none.
+  std::string color;
+};
+
+/// Column alignment.
+enum class align { left, right };
+
+/// An aligned plain-text table: a header row, data rows and an optional
+/// footer (totals) separated by a rule.
+class text_table {
+public:
+  /// One column per header; numbers usually right-aligned.
+  text_table(std::vector<std::string> headers, std::vector<align> alignment);
+
+  void add_row(std::vector<table_cell> cells);
+  /// The totals row, printed under a rule.
+  void set_footer(std::vector<table_cell> cells);
+
+  /// The rendered table, one line per row, each ending in '\n'; trailing
+  /// blanks trimmed. color=false drops every cell colour.
+  std::string render(bool color) const;
+
+private:
+  std::vector<std::string> headers_;
+  std::vector<align> alignment_;
+  std::vector<std::vector<table_cell>> rows_;
+  std::optional<std::vector<table_cell>> footer_;
+};
+
+/// "850ms", "12.3s", "4m05s", "2h07m", "3d04h"; "-" for negative values.
+std::string format_duration_ms(int64_t ms);
+
+/// Microseconds for humans: "740us", "1.9ms", "2.31s".
+std::string format_micros(uint64_t us);
+
+/// One character per value, scaled between 0 and the maximum with the
+/// eight Unicode block elements (U+2581..U+2588); empty for no values.
+std::string sparkline(const std::vector<uint64_t>& values);
+
+/// totalConnections of each sample (oldest first), 0 where absent.
+std::vector<uint64_t> total_connections_of(const nlohmann::json& samples);
+
+/// The reply of stats (or details, with latency columns): header lines,
+/// tenant table with totals, cluster pool table, the connection chart of
+/// recentMetrics and the warnings.
+std::string render_stats(const nlohmann::json& reply, const render_options& options);
+
+/// health: status line and warnings.
+std::string render_health(const nlohmann::json& reply, const render_options& options);
+
+/// history: one row per sample with a bar of totalConnections.
+std::string render_history(const nlohmann::json& reply, const render_options& options);
+
+/// Warnings as lines ("WARN code: message (value V, threshold T)"), or
+/// "warnings: none".
+std::string render_warnings(const nlohmann::json& warnings, const render_options& options);
+
+/// The human output of any command's successful reply (cmd is the control
+/// command: stats, details, cleanup, history, health, evict, exec, config,
+/// reload, metrics). Unknown commands print the reply as indented JSON.
+std::string render_reply(const std::string& cmd, const nlohmann::json& reply,
+                         const render_options& options);
+
+/// The line printed (on stderr) for an ok:false reply:
+/// "error tenant_limit_reached: <message>".
+std::string render_error(const nlohmann::json& reply, const render_options& options);
+
+/// The exit status of a reply to cmd: failed for ok:false, for health not
+/// "ok" and for a reply that is not a JSON object with "ok"; ok otherwise.
+exit_status exit_status_of(const std::string& cmd, const nlohmann::json& reply);
+
+} // namespace tenantrt::ctl
