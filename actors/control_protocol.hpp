@@ -2,7 +2,8 @@
 // The control socket's wire protocol as pure functions (no CAF, no I/O), so
 // it can be unit-tested and fuzzed on its own: a line splitter that enforces
 // control.max_line_bytes, the parser that turns one request line into a
-// validated request or an error reply, and the builders of every reply line.
+// validated request or an error reply, the builders of every reply line, and
+// the parser of control.listen entries.
 //
 // Used by: the control server broker (actors/control_server.hpp), which owns
 // the sockets and forwards validated requests to the registry and metrics

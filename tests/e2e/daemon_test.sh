@@ -185,6 +185,10 @@ expect_rc 0 "$ctl" --socket "$tcp" --json config
 grep -q -- "$password" "$work/last.out" && fail "config shows the password"
 check "$work/last.out" '"***" in r["config"]["clusters"]["archive"]["uri"]'
 
+step "raw sockets (TCP and Unix): every command, every error code, 200 garbage lines then stats"
+/usr/bin/python3 "$source_dir/tests/e2e/control_socket_e2e.py" "$tcp" "${unix_socket#unix:}" 64 \
+  >"$work/raw.out" 2>&1 || { cat "$work/raw.out"; fail "control socket e2e failed"; }
+
 step "evict and cleanup"
 expect_rc 0 "$ctl" --socket "$tcp" --json evict acme
 check "$work/last.out" 'r["evicted"] is True'
