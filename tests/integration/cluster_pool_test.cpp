@@ -33,32 +33,6 @@ using testing::wait_for_connection_count;
 
 constexpr auto ping_json = R"({"ping": 1})";
 
-/// Established client sockets to port, each counted once. While sockets are
-/// being opened, /proc/net/tcp can list one twice (it is produced in page-size
-/// chunks and resumes by position: an insert between two read() calls shifts
-/// entries; seen here: 7 "sockets" from 4 clients). Sampling under churn
-/// therefore dedupes by address pair; count_established_to_port() is used
-/// where the table is quiet.
-size_t distinct_established_to_port(uint16_t port) {
-  char wanted[8];
-  std::snprintf(wanted, sizeof wanted, ":%04X", static_cast<unsigned>(port));
-  std::set<std::pair<std::string, std::string>> seen;
-  for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    std::ifstream table{path};
-    std::string line;
-    std::getline(table, line); // header
-    while (std::getline(table, line)) {
-      std::istringstream fields{line};
-      std::string slot, local, remote, state;
-      if (!(fields >> slot >> local >> remote >> state))
-        continue;
-      if (state == "01" && remote.size() > 5 && remote.compare(remote.size() - 5, 5, wanted) == 0)
-        seen.emplace(local, remote);
-    }
-  }
-  return seen.size();
-}
-
 /// The pool's clock: real time plus an offset the test advances, so idle
 /// ages grow without sleeping.
 class fake_clock {
@@ -150,7 +124,7 @@ TEST_F(ClusterPoolTest, NeverOpensMoreThanMaxPoolSizeUnderConcurrentLoad) {
   std::atomic<size_t> samples{0};
   std::thread sampler{[&] {
     while (running.load()) {
-      auto now = distinct_established_to_port(port_);
+      auto now = count_established_to_port(port_);
       size_t seen = max_sockets.load();
       while (now > seen && !max_sockets.compare_exchange_weak(seen, now)) {
       }

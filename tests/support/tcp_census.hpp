@@ -31,6 +31,8 @@ enum class tcp_state : int {
 size_t count_to_port(uint16_t port, tcp_state state);
 
 /// Established TCP connections from this host to a server listening on `port`,
+/// each (local, remote) pair counted once (the kernel can list a socket twice
+/// while connections open),
 /// counted from the client side in /proc/net/tcp and /proc/net/tcp6
 /// (state 01, remote port == port), independent of any pool bookkeeping.
 size_t count_established_to_port(uint16_t port);
