@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/dev_mongo_server.hpp"
+#include "tests/support/fake_pool_clock.hpp"
 #include "tests/support/tcp_census.hpp"
 
 namespace tenantrt {
@@ -33,19 +34,7 @@ using testing::wait_for_connection_count;
 
 constexpr auto ping_json = R"({"ping": 1})";
 
-/// The pool's clock: real time plus an offset the test advances, so idle
-/// ages grow without sleeping.
-class fake_clock {
-public:
-  steady_clock::time_point now() const { return steady_clock::now() + offset_.load(); }
-  void advance(std::chrono::milliseconds by) { offset_.store(offset_.load() + by); }
-  pool_clock as_pool_clock() {
-    return [this] { return now(); };
-  }
-
-private:
-  std::atomic<std::chrono::milliseconds> offset_{0ms};
-};
+using fake_clock = testing::fake_pool_clock;
 
 /// Polls an in-process condition (pool counters) until it holds or limit
 /// passes; the pool has no event to wait on.

@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/dev_mongo_server.hpp"
+#include "tests/support/fake_pool_clock.hpp"
 #include "tests/support/tcp_census.hpp"
 
 namespace tenantrt {
@@ -35,15 +36,7 @@ using testing::wait_for_connection_count;
 
 constexpr auto ping_json = R"({"ping": 1})";
 
-/// Real time plus an offset the test advances (idle ages without sleeping).
-class fake_clock {
-public:
-  steady_clock::time_point now() const { return steady_clock::now() + offset_.load(); }
-  void advance(std::chrono::milliseconds by) { offset_.store(offset_.load() + by); }
-
-private:
-  std::atomic<std::chrono::milliseconds> offset_{0ms};
-};
+using fake_clock = testing::fake_pool_clock;
 
 /// A completion that a test can wait for, remembering its thread.
 struct awaited_outcome {
