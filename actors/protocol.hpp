@@ -176,6 +176,8 @@ using tenant_actor = caf::typed_actor<
   caf::replies_to<stats_atom>::with<tenant_counters>,
   /// Someone acquired the tenant: restart the idle timer.
   caf::reacts_to<touch_atom>,
+  /// A new idle timeout (config reload): restart the idle timer with it.
+  caf::reacts_to<reload_atom, caf::timespan>,
   /// Stop taking work, finish what is in flight, then quit.
   caf::reacts_to<drain_atom>,
   /// Internal: an operation finished (operation id, outcome).

@@ -584,6 +584,9 @@ registry_actor::behavior_type registry_impl(registry_pointer self, runtime_confi
           || before.main_ping_interval_ms != next.registry.main_ping_interval_ms)
         if (!st.draining)
           schedule_timers(self);
+      if (before.idle_timeout_ms != next.registry.idle_timeout_ms)
+        for (auto& [tenant, e] : st.tenants)
+          self->send(e.actor, reload_atom::value, ms(next.registry.idle_timeout_ms));
       log().info("registry reloaded: max {} tenants, idle timeout {} ms, cleanup every {} ms",
                  st.config.registry.max_tenant_connections, st.config.registry.idle_timeout_ms,
                  st.config.registry.cleanup_interval_ms);

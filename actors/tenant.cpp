@@ -80,6 +80,11 @@ tenant_actor::behavior_type active_behavior(tenant_pointer self) {
       if (self->state.counters.inflight == 0)
         arm_idle_timer(self);
     },
+    [=](reload_atom, caf::timespan idle_timeout) {
+      self->state.idle_timeout = idle_timeout;
+      if (self->state.counters.inflight == 0)
+        arm_idle_timer(self);
+    },
     [=](drain_atom) { begin_drain(self); },
     [=](done_atom, uint64_t op_id, command_outcome& outcome) {
       if (finish_operation(self, op_id, outcome) && self->state.counters.inflight == 0)
@@ -105,6 +110,7 @@ tenant_actor::behavior_type draining_behavior(tenant_pointer self) {
     },
     [=](stats_atom) { return self->state.counters; },
     [=](touch_atom) {},
+    [=](reload_atom, caf::timespan) {},
     [=](drain_atom) {},
     [=](done_atom, uint64_t op_id, command_outcome& outcome) {
       finish_operation(self, op_id, outcome);

@@ -420,6 +420,19 @@ TEST_F(RegistryTest, ReloadRaisesTheLimitAndAdmitsWaitingCallers) {
   EXPECT_EQ(stats().max_tenants, 4u);
 }
 
+TEST_F(RegistryTest, ReloadedIdleTimeoutAppliesToLiveTenants) {
+  start();
+  use("org1");
+  auto next = config;
+  next.registry.idle_timeout_ms = 60000;
+  EXPECT_EQ(ask<bool>(registry, reload_atom::value, next)->value, true);
+  advance(span(59s));
+  EXPECT_EQ(active(stats()), std::vector<std::string>{"org1"});
+  advance(span(1s)); // the live tenant's timer now runs on 60 s, not 300 s
+  EXPECT_TRUE(stats().tenants.empty());
+  EXPECT_EQ(stats().reaped_total, 1u);
+}
+
 TEST_F(RegistryTest, DrainFinishesInFlightWorkAndRefusesNewWork) {
   start();
   auto inflight = run_cmd("org1");
