@@ -20,8 +20,10 @@ server=""
 daemon_pid=""
 
 cleanup() {
-  [ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  # "|| true": under set -e, wait's non-zero status (the killed process)
+  # would end the cleanup before dev-mongo is stopped.
+  { [ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null; } || true
+  { [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; } || true
   rm -rf "$work"
   return 0
 }
