@@ -21,6 +21,7 @@
 
 #include "tests/support/dev_mongo_server.hpp"
 #include "tests/support/fake_pool_clock.hpp"
+#include "tests/support/polling.hpp"
 #include "tests/support/tcp_census.hpp"
 
 namespace tenantrt {
@@ -36,18 +37,7 @@ constexpr auto ping_json = R"({"ping": 1})";
 
 using fake_clock = testing::fake_pool_clock;
 
-/// Polls an in-process condition (pool counters) until it holds or limit
-/// passes; the pool has no event to wait on.
-template <class Predicate>
-bool eventually(Predicate pred, std::chrono::milliseconds limit = 5s) {
-  auto deadline = steady_clock::now() + limit;
-  while (!pred()) {
-    if (steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using testing::eventually;
 
 class ClusterPoolTest : public ::testing::Test {
 protected:

@@ -23,6 +23,7 @@
 
 #include "tests/support/dev_mongo_server.hpp"
 #include "tests/support/fake_pool_clock.hpp"
+#include "tests/support/polling.hpp"
 #include "tests/support/tcp_census.hpp"
 
 namespace tenantrt {
@@ -71,16 +72,7 @@ command_outcome run_main(mongo_backend& backend, std::string command_json) {
   return awaited.get();
 }
 
-template <class Predicate>
-bool eventually(Predicate pred, std::chrono::milliseconds limit = 5s) {
-  auto deadline = steady_clock::now() + limit;
-  while (!pred()) {
-    if (steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using testing::eventually;
 
 class MongoBackendTest : public ::testing::Test {
 protected:
