@@ -216,7 +216,11 @@ class DevMongoTest(unittest.TestCase):
         clients = [self.server.client() for _ in range(4)]
         for c in clients:
             c.admin.command("ping")
-        # Each pymongo client holds a monitor socket and a pooled socket.
+        # Each pymongo client holds a monitor socket and a pooled socket; the
+        # monitors connect on their own threads, so wait for the server to see them.
+        self.assertTrue(wait_until(
+            lambda: self.connections()["current"] == before["current"] + 8),
+            self.connections())
         during = self.connections()
         self.assertEqual(during["current"], before["current"] + 8)
         self.assertGreaterEqual(during["totalCreated"],
