@@ -11,7 +11,8 @@ CONFIG ?= config/examples/dev.json
 
 DEB_PACKAGES := cmake make g++ pkg-config libcaf-dev libmongoc-dev libbson-dev \
   nlohmann-json3-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev \
-  libcli11-dev prometheus-cpp-dev python3-mockupdb python3-mongomock python3-pymongo
+  libcli11-dev prometheus-cpp-dev python3-mockupdb python3-mongomock python3-pymongo \
+  libbenchmark-dev clang libclang-rt-14-dev
 
 .PHONY: deps build run demo test test-asan bench clean
 

@@ -19,19 +19,19 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/support/dev_mongo_server.hpp"
+#include "tools/support/dev_mongo_server.hpp"
 #include "tests/support/fake_pool_clock.hpp"
 #include "tests/support/polling.hpp"
-#include "tests/support/tcp_census.hpp"
+#include "tools/support/tcp_census.hpp"
 
 namespace tenantrt {
 namespace {
 
 using namespace std::chrono_literals;
 using std::chrono::steady_clock;
-using testing::count_established_to_port;
-using testing::dev_mongo_server;
-using testing::wait_for_connection_count;
+using devtools::count_established_to_port;
+using devtools::dev_mongo_server;
+using devtools::wait_for_connection_count;
 
 constexpr auto ping_json = R"({"ping": 1})";
 

@@ -17,8 +17,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/support/dev_mongo_server.hpp"
-#include "tests/support/tcp_census.hpp"
+#include "tools/support/dev_mongo_server.hpp"
+#include "tools/support/tcp_census.hpp"
 
 using namespace std::chrono_literals;
 using nlohmann::ordered_json;
@@ -26,9 +26,9 @@ using nlohmann::ordered_json;
 namespace tenantrt {
 namespace {
 
-using testing::count_established_to_port;
-using testing::dev_mongo_server;
-using testing::wait_for_connection_count;
+using devtools::count_established_to_port;
+using devtools::dev_mongo_server;
+using devtools::wait_for_connection_count;
 
 runtime_config config_for(const dev_mongo_server& server) {
   runtime_config c;

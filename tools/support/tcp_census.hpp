@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <functional>
 
-namespace tenantrt::testing {
+namespace tenantrt::devtools {
 
 /// TCP states as numbered in /proc/net/tcp (include/net/tcp_states.h).
 enum class tcp_state : int {
@@ -42,4 +42,4 @@ size_t count_established_to_port(uint16_t port);
 size_t wait_for_connection_count(uint16_t port, const std::function<bool(size_t)>& pred,
                                  std::chrono::milliseconds timeout);
 
-} // namespace tenantrt::testing
+} // namespace tenantrt::devtools

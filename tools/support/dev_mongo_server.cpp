@@ -1,4 +1,4 @@
-#include "tests/support/dev_mongo_server.hpp"
+#include "tools/support/dev_mongo_server.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -20,10 +20,10 @@
 #include <vector>
 
 #ifndef TENANTRT_SOURCE_DIR
-#error "TENANTRT_SOURCE_DIR must name the repository (set by tests/CMakeLists.txt)"
+#error "TENANTRT_SOURCE_DIR must name the repository (set by CMakeLists.txt)"
 #endif
 
-namespace tenantrt::testing {
+namespace tenantrt::devtools {
 namespace {
 
 constexpr const char* python_path = "/usr/bin/python3"; // Debian's, with mockupdb
@@ -328,4 +328,4 @@ std::string dev_mongo_server::log_tail(size_t max_bytes) const {
   return text;
 }
 
-} // namespace tenantrt::testing
+} // namespace tenantrt::devtools

@@ -1,4 +1,4 @@
-#include "tests/support/tcp_census.hpp"
+#include "tools/support/tcp_census.hpp"
 
 #include <fstream>
 #include <set>
@@ -7,7 +7,7 @@
 #include <string>
 #include <thread>
 
-namespace tenantrt::testing {
+namespace tenantrt::devtools {
 namespace {
 
 // Port of an "ADDRESS:PORT" field (hex, e.g. "0100007F:6989"); -1 if malformed.
@@ -76,4 +76,4 @@ size_t wait_for_connection_count(uint16_t port, const std::function<bool(size_t)
   }
 }
 
-} // namespace tenantrt::testing
+} // namespace tenantrt::devtools

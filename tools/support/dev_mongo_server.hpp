@@ -2,7 +2,8 @@
 // A dev-mongo server (tools/dev-mongo/dev_mongo.py: MockupDB + mongomock) run
 // as a child process for integration tests: it picks a free port, gives the
 // URI, and can be killed and restarted on the same port to play a server
-// crash. The child dies with the test process (PR_SET_PDEATHSIG).
+// crash. The child dies with its parent (PR_SET_PDEATHSIG). Used by the
+// integration tests, tests/reliability and tenantload --dev-server.
 
 #include <sys/types.h>
 
@@ -11,7 +12,7 @@
 #include <string>
 #include <thread>
 
-namespace tenantrt::testing {
+namespace tenantrt::devtools {
 
 /// One dev-mongo child process. Not thread-safe: drive it from one thread,
 /// and keep that thread alive while the server runs (the kernel's parent-death
@@ -82,4 +83,4 @@ class dev_mongo_server {
   bool keep_log_ = false;
 };
 
-} // namespace tenantrt::testing
+} // namespace tenantrt::devtools
