@@ -375,5 +375,68 @@ class MaxConnectionsTest(unittest.TestCase):
             self.assertEqual(server.stop(), 0)
 
 
+class LatencyTest(unittest.TestCase):
+    """--latency-ms and devMongoSetLatency: a slow server, hello stays fast."""
+
+    def test_start_option_slows_commands_not_hello(self):
+        server = DevMongoProcess("--latency-ms", "300")
+        try:
+            with socket.create_connection(("127.0.0.1", server.port)) as s:
+                start = time.monotonic()
+                raw_command(s, {"hello": 1, "$db": "admin"})
+                hello_s = time.monotonic() - start
+                start = time.monotonic()
+                self.assertEqual(raw_command(s, {"ping": 1, "$db": "admin"})
+                                 ["ok"], 1.0)
+                ping_s = time.monotonic() - start
+                status = raw_command(s, {"serverStatus": 1, "$db": "admin"})
+            self.assertGreaterEqual(ping_s, 0.28)
+            # Generous: hello has no delay, only a loaded machine's.
+            self.assertLess(hello_s, ping_s)
+            self.assertEqual(status["devMongo"]["latencyMs"], 300)
+            self.assertIn("latency: 300 ms", server.stderr())
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+    def test_set_latency_at_run_time(self):
+        server = DevMongoProcess()
+        try:
+            with socket.create_connection(("127.0.0.1", server.port)) as s:
+                reply = raw_command(s, {"devMongoSetLatency": 250,
+                                        "$db": "admin"})
+                self.assertEqual(reply["ok"], 1.0)
+                self.assertEqual(reply["was"], 0)
+                start = time.monotonic()
+                raw_command(s, {"ping": 1, "$db": "admin"})
+                self.assertGreaterEqual(time.monotonic() - start, 0.23)
+                # Setting it back is not delayed itself.
+                reply = raw_command(s, {"devMongoSetLatency": 0,
+                                        "$db": "admin"})
+                self.assertEqual(reply["was"], 250)
+                status = raw_command(s, {"serverStatus": 1, "$db": "admin"})
+                self.assertEqual(status["devMongo"]["latencyMs"], 0)
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+    def test_bad_latency_values_are_named(self):
+        server = DevMongoProcess()
+        try:
+            with socket.create_connection(("127.0.0.1", server.port)) as s:
+                for bad in (-1, "fast", True, 10 ** 9):
+                    reply = raw_command(s, {"devMongoSetLatency": bad,
+                                            "$db": "admin"})
+                    self.assertEqual(reply["ok"], 0.0)
+                    self.assertIn("devMongoSetLatency must be", reply["errmsg"])
+                reply = raw_command(s, {"devMongoSetLatency": 5,
+                                        "$db": "app"})
+                self.assertEqual(reply["code"], 13)
+        finally:
+            self.assertEqual(server.stop(), 0)
+        bad = subprocess.run([PYTHON, DEV_MONGO, "--latency-ms", "-5"],
+                             capture_output=True, timeout=30)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn(b"--latency-ms must be in 0..600000", bad.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

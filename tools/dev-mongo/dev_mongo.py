@@ -12,6 +12,15 @@ Run it with Debian's interpreter, which has python3-mockupdb and
 python3-mongomock:
 
     /usr/bin/python3 tools/dev-mongo/dev_mongo.py --port 0 [--max-connections N]
+        [--latency-ms N]
+
+``--latency-ms N`` delays every command's reply by N ms (a slow server),
+except the handshake and monitoring (hello / isMaster) and
+``devMongoSetLatency`` itself. A test changes it while the server runs with
+the admin command ``{devMongoSetLatency: N}`` (reply ``{was: previous}``);
+serverStatus shows it as ``devMongo.latencyMs``. Connection attempts seen
+(served + refused at --max-connections) are ``connections.totalCreated`` +
+``connections.refused``.
 
 It prints one line ``dev-mongo listening on HOST:PORT`` on stdout, logs to
 stderr, and serves until SIGTERM/SIGINT (exit status 0).
@@ -240,11 +249,14 @@ class DevMongo(mockupdb.MockupDB):
     """
 
     def __init__(self, host="127.0.0.1", port=0, max_connections=0,
-                 verbose=False):
+                 verbose=False, latency_ms=0):
         super().__init__(port=port, verbose=verbose,
                          request_timeout=int(1e6))
         self._address = (host, port)
         self._max_connections = max_connections
+        # Delay before every command reply except hello (--latency-ms,
+        # devMongoSetLatency): a slow server without a slow handshake.
+        self._latency_ms = latency_ms
         self._stats_lock = threading.Lock()
         self._connections = {}
         self._current = 0
@@ -296,6 +308,7 @@ class DevMongo(mockupdb.MockupDB):
             "dropDatabase": self._cmd_drop_database,
             "dbStats": self._cmd_db_stats,
             "configureFailPoint": self._cmd_configure_fail_point,
+            "devMongoSetLatency": self._cmd_set_latency,
         }
         # Later responders take precedence: hello first, then everything else.
         # Both match any request; calling them directly skips MockupDB's
@@ -496,6 +509,17 @@ class DevMongo(mockupdb.MockupDB):
         name = next(iter(doc))
         return _ALIASES.get(name, name), doc
 
+    def _apply_latency(self, name):
+        """Sleeps --latency-ms / devMongoSetLatency before answering name."""
+        with self._stats_lock:
+            latency_ms = self._latency_ms
+        if latency_ms <= 0 or name == "devMongoSetLatency":
+            return
+        # Interruptible, so stop() need not wait for a long delay.
+        self._stop_event.wait(latency_ms / 1000.0)
+        if self._stopped:
+            raise _Hangup()
+
     def _apply_fail_point(self, request, name, doc):
         """Blocks, hangs up or returns an error document as failCommand says.
 
@@ -567,6 +591,7 @@ class DevMongo(mockupdb.MockupDB):
         name, doc = self._command_of(request)
         if name is None:
             return False
+        self._apply_latency(name)
         failure, write_concern_error = self._apply_fail_point(
             request, name, doc)
         if failure:
@@ -673,6 +698,7 @@ class DevMongo(mockupdb.MockupDB):
         with self._stats_lock:
             opcounters = dict(self._opcounters)
             requests = self._requests
+            latency_ms = self._latency_ms
         with self._store_lock:
             open_cursors = len(self._cursors)
         return {
@@ -687,9 +713,27 @@ class DevMongo(mockupdb.MockupDB):
             "opcounters": opcounters,
             "metrics": {"cursor": {"open": {"total": open_cursors}}},
             "devMongo": {"maxConnections": self._max_connections,
+                         "latencyMs": latency_ms,
                          "requests": requests},
             "ok": 1.0,
         }
+
+    def _cmd_set_latency(self, db, doc):
+        """{devMongoSetLatency: N} on admin: N ms before every later reply."""
+        self._count_op("command")
+        if db != "admin":
+            raise CommandError(13, "devMongoSetLatency may only be run against"
+                                   " the admin database")
+        value = doc.get("devMongoSetLatency")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not 0 <= value <= 600000:
+            raise CommandError(2, "devMongoSetLatency must be a number of"
+                                  " milliseconds in 0..600000, got %r"
+                                  % (value,))
+        with self._stats_lock:
+            previous, self._latency_ms = self._latency_ms, int(value)
+        self._warn("latency set to %d ms (was %d ms)" % (int(value), previous))
+        return {"was": previous, "latencyMs": int(value), "ok": 1.0}
 
     def _cmd_get_last_error(self, db, doc):
         self._count_op("command")
@@ -1129,6 +1173,11 @@ def parse_args(argv):
                         help="accept and immediately close connections beyond"
                              " N open ones, like mongod at its limit"
                              " (default 0 = unlimited)")
+    parser.add_argument("--latency-ms", type=int, default=0, metavar="N",
+                        help="delay every command reply by N ms, except"
+                             " hello/isMaster (a slow server; change it at"
+                             " run time with {devMongoSetLatency: N} on"
+                             " admin; default 0)")
     parser.add_argument("--verbose", action="store_true",
                         help="log connections, requests and replies to"
                              " stderr")
@@ -1137,6 +1186,8 @@ def parse_args(argv):
         parser.error("--port must be in 0..65535")
     if args.max_connections < 0:
         parser.error("--max-connections must be >= 0")
+    if not 0 <= args.latency_ms <= 600000:
+        parser.error("--latency-ms must be in 0..600000")
     return args
 
 
@@ -1145,7 +1196,7 @@ def main(argv=None):
     # One thread per connection: hundreds of them need no 8 MiB stacks.
     threading.stack_size(1 << 20)
     server = DevMongo(args.host, args.port, args.max_connections,
-                      args.verbose)
+                      args.verbose, args.latency_ms)
     try:
         port = server.run()
     except OSError as exc:
@@ -1164,6 +1215,8 @@ def main(argv=None):
     sys.stdout.flush()
     if args.max_connections:
         server._warn("max connections: %d" % args.max_connections)
+    if args.latency_ms:
+        server._warn("latency: %d ms per command" % args.latency_ms)
 
     while not stop.wait(0.5):
         pass
