@@ -99,7 +99,7 @@ std::string expected(std::string_view what, const ordered_json& value) {
 enum class text_kind { plain, uri, secret };
 
 template <class>
-inline constexpr bool unknown_section = false;
+[[maybe_unused]] inline constexpr bool unknown_section = false; // clang: used only in a static_assert
 
 // One table of keys per struct, walked by the reader and by to_json(), so the
 // two cannot drift apart. A visitor is called as v(key, field) and, for
