@@ -14,7 +14,7 @@ DEB_PACKAGES := cmake make g++ pkg-config libcaf-dev libmongoc-dev libbson-dev \
   libcli11-dev prometheus-cpp-dev python3-mockupdb python3-mongomock python3-pymongo \
   libbenchmark-dev clang libclang-rt-14-dev
 
-.PHONY: deps build run demo test test-asan bench clean
+.PHONY: deps build run demo test test-asan test-tsan fuzz bench clean
 
 deps:
 	@tools/scripts/install-deps.sh $(DEB_PACKAGES)
@@ -39,8 +39,29 @@ test-asan: deps
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(CURDIR)/tests/sanitizers/ubsan.supp \
 	  ctest --output-on-failure -j 2
 
+# ThreadSanitizer on the tests where threads meet: the actors (unit, CAF's
+# test coordinator) and the pool, backend, runtime and control server against
+# dev-mongo. Debian's CAF and mongoc are not instrumented: the reasons for each
+# suppression are in tests/sanitizers/tsan.supp.
+TSAN_TESTS := ^(TenantTest|RegistryTest|MetricsTest|ControlProtocolTest|ClusterPoolTest|MongoBackendTest|RuntimeTest|RuntimeClustersTest|ControlServerTest)\.
+test-tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTENANTRT_SANITIZE=thread
+	cmake --build build-tsan -j $(JOBS) --target unit_tests integration_tests
+	cd build-tsan && \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/sanitizers/tsan.supp" \
+	  ctest --output-on-failure -j 2 -R '$(TSAN_TESTS)'
+
+# libFuzzer targets (clang) for FUZZ_SECONDS each on a copy of tests/fuzz/corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := control_protocol config_loader tenant_naming
+fuzz: deps
+	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DTENANTRT_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	tests/fuzz/run.sh $(CURDIR)/build-fuzz $(CURDIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 bench: build
 	@echo "make bench: no benchmark yet; the load-test issue (tenantload) fills this target."
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz
