@@ -116,6 +116,32 @@ public:
     }
   }
 
+  /// Asks each tenant for its counters (pipelined). When every answer is in,
+  /// each actor has processed what was sent to it before (its first idle
+  /// timer, the acquire's touch), so nothing is left running in the
+  /// background of a measurement.
+  void settle(const std::vector<tenant_actor>& actors, size_t window = 1000) {
+    using handle
+      = decltype((*self_)->request(tenant_actor{}, request_timeout, stats_atom::value));
+    std::vector<handle> in_flight;
+    in_flight.reserve(window);
+    for (size_t first = 0; first < actors.size(); first += window) {
+      auto last = std::min(actors.size(), first + window);
+      in_flight.clear();
+      for (auto i = first; i < last; ++i)
+        in_flight.push_back((*self_)->request(actors[i], request_timeout, stats_atom::value));
+      caf::error failure;
+      for (auto& h : in_flight)
+        h.receive([](tenant_counters&) {},
+                  [&](caf::error& err) {
+                    if (!failure)
+                      failure = std::move(err);
+                  });
+      if (failure)
+        throw std::runtime_error("tenant stats failed: " + message_of(failure));
+    }
+  }
+
   /// One run round trip (registry -> tenant -> backend -> tenant -> registry).
   std::string run(const std::string& tenant, const std::string& command_json) {
     std::string out;

@@ -70,29 +70,6 @@ std::vector<std::string> ids(size_t first, size_t count) {
   return out;
 }
 
-/// Asks each tenant for its counters (pipelined): when every answer is in,
-/// each tenant actor has run its initialisation and the acquire's touch.
-void settle_tenants(bench_registry& registry, const std::vector<tenantrt::tenant_actor>& actors) {
-  constexpr size_t window = 1000;
-  auto& self = registry.self();
-  using handle = decltype(self->request(actors.front(), bench_registry::request_timeout,
-                                        tenantrt::stats_atom::value));
-  std::vector<handle> in_flight;
-  in_flight.reserve(window);
-  for (size_t first = 0; first < actors.size(); first += window) {
-    auto last = std::min(actors.size(), first + window);
-    in_flight.clear();
-    for (auto i = first; i < last; ++i)
-      in_flight.push_back(
-        self->request(actors[i], bench_registry::request_timeout, tenantrt::stats_atom::value));
-    for (auto& h : in_flight)
-      h.receive([](tenantrt::tenant_counters&) {},
-                [](caf::error& err) {
-                  throw std::runtime_error("tenant stats failed: " + tenantrt::message_of(err));
-                });
-  }
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -107,7 +84,7 @@ int main(int argc, char** argv) {
     auto warm_up = ids(0, warm_up_tenants);
     std::vector<tenantrt::tenant_actor> warm_up_actors;
     registry.acquire_pipelined(warm_up, 1000, &warm_up_actors);
-    settle_tenants(registry, warm_up_actors);
+    registry.settle(warm_up_actors);
 
     auto measured = ids(warm_up_tenants, tenants);
     // Allocated before the baseline, so the handles kept to settle the
@@ -119,7 +96,7 @@ int main(int argc, char** argv) {
     registry.acquire_pipelined(measured, 1000, &actors);
     auto spawned = std::chrono::steady_clock::now();
     auto replied = sample_memory();
-    settle_tenants(registry, actors);
+    registry.settle(actors);
     auto after = sample_memory();
 
     auto stats = registry.stats();
