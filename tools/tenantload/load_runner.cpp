@@ -1,0 +1,390 @@
+#include "tools/tenantload/load_runner.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "tools/support/tcp_census.hpp"
+
+namespace tenantrt::load {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_between(clock_type::time_point from, clock_type::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+double cpu_seconds(const rusage& r) {
+  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec)
+         + static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+}
+
+double process_cpu_s() {
+  rusage r{};
+  getrusage(RUSAGE_SELF, &r);
+  return cpu_seconds(r);
+}
+
+double thread_cpu_s() {
+  rusage r{};
+  getrusage(RUSAGE_THREAD, &r);
+  return cpu_seconds(r);
+}
+
+/// utime + stime of another process from /proc/PID/stat; nullopt if gone.
+std::optional<double> other_process_cpu_s(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string text;
+  if (!std::getline(in, text))
+    return std::nullopt;
+  // The command name (field 2) may hold spaces: count fields after ')'.
+  auto close = text.rfind(')');
+  if (close == std::string::npos)
+    return std::nullopt;
+  std::istringstream fields{text.substr(close + 2)};
+  std::string field;
+  unsigned long long utime = 0;
+  unsigned long long stime = 0;
+  // After ')': field 3 (state) is index 0; utime is field 14, stime 15.
+  for (int index = 0; fields >> field; ++index) {
+    if (index == 11)
+      utime = std::stoull(field);
+    if (index == 12) {
+      stime = std::stoull(field);
+      return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    }
+  }
+  return std::nullopt;
+}
+
+/// VmRSS in kB of /proc/<who>/status ("self" or a pid); 0 if unknown.
+uint64_t rss_kb(const std::string& who) {
+  std::ifstream in{"/proc/" + who + "/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.compare(0, 6, "VmRSS:") == 0)
+      return std::stoull(line.substr(6));
+  return 0;
+}
+
+/// Operations of the running phase and of the current 1 s window, recorded
+/// by the workers under one lock (a few thousand ops/s: no contention worth
+/// sharding for).
+struct recorder {
+  std::mutex mutex;
+  op_figures phase;
+  latency_histogram window;
+  uint64_t window_ops = 0;
+  uint64_t window_errors = 0;
+
+  void record(uint64_t latency_ns, const std::string& error) {
+    std::lock_guard<std::mutex> guard{mutex};
+    if (error.empty()) {
+      ++phase.ops;
+      phase.latency.record(latency_ns);
+      window.record(latency_ns);
+      ++window_ops;
+    } else {
+      ++phase.errors[error];
+      ++window_errors;
+    }
+  }
+};
+
+std::string collection_of(const std::string& mode) {
+  std::string name = "load_" + mode;
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
+} // namespace
+
+tenant_picker::tenant_picker(uint32_t tenants, const distribution& dist) :
+  tenants_(std::max<uint32_t>(tenants, 1)) {
+  if (dist.kind == distribution_kind::zipf) {
+    cumulative_.reserve(tenants_);
+    double total = 0;
+    for (uint32_t k = 1; k <= tenants_; ++k) {
+      total += 1.0 / std::pow(static_cast<double>(k), dist.exponent);
+      cumulative_.push_back(total);
+    }
+  }
+}
+
+uint32_t tenant_picker::pick(std::mt19937_64& rng) const {
+  if (cumulative_.empty())
+    return static_cast<uint32_t>(rng() % tenants_);
+  std::uniform_real_distribution<double> u{0.0, cumulative_.back()};
+  auto i = std::upper_bound(cumulative_.begin(), cumulative_.end(), u(rng));
+  return static_cast<uint32_t>(std::min<size_t>(
+    static_cast<size_t>(i - cumulative_.begin()), tenants_ - 1));
+}
+
+double tenant_picker::probability(uint32_t k) const {
+  if (k >= tenants_)
+    return 0;
+  if (cumulative_.empty())
+    return 1.0 / tenants_;
+  double low = k == 0 ? 0.0 : cumulative_[k - 1];
+  return (cumulative_[k] - low) / cumulative_.back();
+}
+
+operation pick_operation(const std::array<double, 4>& mix, std::mt19937_64& rng) {
+  double total = 0;
+  for (double w : mix)
+    total += w;
+  std::uniform_real_distribution<double> u{0.0, total};
+  double x = u(rng);
+  for (auto op : all_operations) {
+    double w = mix[static_cast<size_t>(op)];
+    if (w > 0 && x < w)
+      return op;
+    x -= w;
+  }
+  for (auto op : {operation::update, operation::insert, operation::find, operation::ping})
+    if (mix[static_cast<size_t>(op)] > 0)
+      return op; // rounding at the top end
+  return operation::ping;
+}
+
+nlohmann::ordered_json load_command(operation op, const std::string& collection, uint64_t key,
+                                    uint64_t sequence) {
+  using nlohmann::ordered_json;
+  switch (op) {
+    case operation::ping: return {{"ping", 1}};
+    case operation::find:
+      return {{"find", collection}, {"filter", {{"k", key}}}, {"limit", 5}};
+    case operation::insert:
+      return {{"insert", collection},
+              {"documents", ordered_json::array({{{"k", key}, {"seq", sequence}, {"note", "load"}}})}};
+    case operation::update:
+      return {{"update", collection},
+              {"updates", ordered_json::array({{{"q", {{"k", key}}},
+                                                {"u", {{"$set", {{"seq", sequence}}}}},
+                                                {"upsert", true}}})}};
+  }
+  return {{"ping", 1}};
+}
+
+mode_result run_mode(const scenario& s, const std::string& mode, load_target& target,
+                     const run_options& options) {
+  mode_result result;
+  result.mode = mode;
+  result.connection_cap = target.connection_cap();
+  result.connection_floor = target.connection_floor();
+  const std::string collection = collection_of(mode);
+  auto worker_pid = target.worker_process();
+
+  recorder rec;
+  std::mutex sampler_mutex;
+  std::condition_variable sampler_wake;
+  bool sampler_stop = false;
+  // Shared with the sampler (under sampler_mutex).
+  size_t phase_index = 0;
+  bool phase_idle = false;
+  std::atomic<double> sampler_cpu_s{0};
+
+  auto mode_start = clock_type::now();
+  auto client_cpu_start = process_cpu_s();
+  auto daemon_cpu_start = worker_pid ? other_process_cpu_s(*worker_pid) : std::nullopt;
+  bool progress = options.progress && isatty(STDERR_FILENO);
+
+  std::thread sampler{[&] {
+    double own_cpu_start = thread_cpu_s();
+    auto next = clock_type::now();
+    unsigned tick = 0;
+    int64_t tenants = -1;
+    uint32_t window_peak = 0;
+    for (;;) {
+      next += std::chrono::milliseconds{100};
+      std::unique_lock<std::mutex> lock{sampler_mutex};
+      if (sampler_wake.wait_until(lock, next, [&] { return sampler_stop; }))
+        break;
+      bool idle = phase_idle;
+      size_t index = phase_index;
+      lock.unlock();
+      auto now = clock_type::now();
+      auto connections = static_cast<uint32_t>(devtools::count_established_to_port(options.server_port));
+      // Tenants every 100 ms while idle (reaping is what is watched then),
+      // every second under load (the query itself costs the runtime work).
+      if (idle || tick % 10 == 0)
+        tenants = target.active_tenants();
+      result.samples.push_back({seconds_between(mode_start, now), connections, tenants});
+      window_peak = std::max(window_peak, connections);
+      if (result.connection_cap && connections > *result.connection_cap)
+        ++result.samples_over_cap;
+      if (++tick % 10 == 0) {
+        window_stats w;
+        w.t_s = seconds_between(mode_start, now);
+        {
+          std::lock_guard<std::mutex> guard{rec.mutex};
+          w.ops = rec.window_ops;
+          w.errors = rec.window_errors;
+          w.p50_us = static_cast<double>(rec.window.quantile_ns(0.5)) / 1000.0;
+          w.p99_us = static_cast<double>(rec.window.quantile_ns(0.99)) / 1000.0;
+          rec.window.reset();
+          rec.window_ops = 0;
+          rec.window_errors = 0;
+        }
+        w.connections_peak = window_peak;
+        window_peak = 0;
+        result.windows.push_back(w);
+        result.client_rss_peak_kb = std::max(result.client_rss_peak_kb, rss_kb("self"));
+        if (worker_pid)
+          result.daemon_rss_peak_kb =
+            std::max(result.daemon_rss_peak_kb.value_or(0), rss_kb(std::to_string(*worker_pid)));
+        if (progress && index < s.phases.size())
+          std::fprintf(stderr, "\r\033[K%s | phase %s | %.0fs | %llu ops/s | %u connections | "
+                               "%llu errors",
+                       mode.c_str(), s.phases[index].name.c_str(), w.t_s,
+                       static_cast<unsigned long long>(w.ops), connections,
+                       static_cast<unsigned long long>(w.errors));
+      }
+      sampler_cpu_s = thread_cpu_s() - own_cpu_start;
+    }
+    sampler_cpu_s = thread_cpu_s() - own_cpu_start;
+  }};
+
+  for (size_t k = 0; k < s.phases.size(); ++k) {
+    const phase& ph = s.phases[k];
+    {
+      std::lock_guard<std::mutex> guard{sampler_mutex};
+      phase_index = k;
+      phase_idle = ph.idle();
+    }
+    phase_result pr;
+    pr.name = ph.name;
+    pr.idle = ph.idle();
+    auto phase_start = clock_type::now();
+    pr.start_s = seconds_between(mode_start, phase_start);
+    double cpu_start = process_cpu_s() - sampler_cpu_s.load();
+    auto phase_end = phase_start + std::chrono::duration_cast<clock_type::duration>(
+                                     std::chrono::duration<double>(ph.duration_s));
+    if (ph.idle()) {
+      // Nothing is sent; the sampler watches the idle sockets and tenants.
+      std::unique_lock<std::mutex> lock{sampler_mutex};
+      sampler_wake.wait_until(lock, phase_end, [] { return false; });
+    } else {
+      tenant_picker picker{ph.tenants, ph.tenant_distribution};
+      std::vector<std::thread> workers;
+      std::atomic<uint64_t> sequence{0};
+      for (uint32_t w = 0; w < ph.concurrency; ++w)
+        workers.emplace_back([&, w] {
+          std::mt19937_64 rng{options.seed * 1000003 + k * 1009 + w};
+          std::unique_ptr<target_session> session;
+          try {
+            session = target.open_session();
+          } catch (const std::exception&) {
+            rec.record(0, "session_open_failed");
+            return;
+          }
+          // Open-loop pacing: each worker sends at rate/concurrency, its
+          // start offset spread so the workers do not fire together.
+          std::optional<clock_type::duration> interval;
+          if (ph.rate > 0)
+            interval = std::chrono::duration_cast<clock_type::duration>(
+              std::chrono::duration<double>(ph.concurrency / ph.rate));
+          auto next = phase_start + (interval ? *interval * w / ph.concurrency
+                                              : clock_type::duration::zero());
+          for (;;) {
+            if (interval) {
+              if (next >= phase_end)
+                break;
+              std::this_thread::sleep_until(next); // pacing the load, not synchronization
+              next += *interval;
+              // Far behind (a stall): drop the backlog instead of bursting.
+              auto now = clock_type::now();
+              if (now - next > std::chrono::seconds{1})
+                next = now;
+            } else if (clock_type::now() >= phase_end) {
+              break;
+            }
+            auto tenant = s.tenant_prefix + std::to_string(picker.pick(rng));
+            auto op = pick_operation(ph.mix, rng);
+            auto cmd = load_command(op, collection, rng() % 64, ++sequence);
+            auto t0 = clock_type::now();
+            auto error = session->run(tenant, cmd);
+            auto t1 = clock_type::now();
+            rec.record(static_cast<uint64_t>(
+                         std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()),
+                       error);
+            if (ph.think_ms > 0)
+              std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(ph.think_ms));
+          }
+        });
+      for (auto& t : workers)
+        t.join();
+    }
+    pr.end_s = seconds_between(mode_start, clock_type::now());
+    pr.client_cpu_s = process_cpu_s() - sampler_cpu_s.load() - cpu_start;
+    {
+      std::lock_guard<std::mutex> guard{rec.mutex};
+      pr.figures = std::move(rec.phase);
+      rec.phase = op_figures{};
+    }
+    result.phases.push_back(std::move(pr));
+  }
+  {
+    std::lock_guard<std::mutex> guard{sampler_mutex};
+    sampler_stop = true;
+  }
+  sampler_wake.notify_all();
+  sampler.join();
+  if (progress)
+    std::fprintf(stderr, "\r\033[K");
+
+  result.wall_s = seconds_between(mode_start, clock_type::now());
+  result.client_cpu_s = process_cpu_s() - client_cpu_start - sampler_cpu_s.load();
+  if (worker_pid && daemon_cpu_start)
+    if (auto end = other_process_cpu_s(*worker_pid))
+      result.daemon_cpu_s = *end - *daemon_cpu_start;
+
+  // Per-phase socket figures from the samples, and the idle-reap timing.
+  double sum = 0;
+  for (auto& sample : result.samples) {
+    result.connections_peak = std::max(result.connections_peak, sample.connections);
+    sum += sample.connections;
+  }
+  if (!result.samples.empty())
+    result.connections_mean = sum / static_cast<double>(result.samples.size());
+  std::optional<double> last_load_end;
+  for (auto& pr : result.phases) {
+    double phase_sum = 0;
+    size_t n = 0;
+    for (auto& sample : result.samples) {
+      if (sample.t_s < pr.start_s || sample.t_s > pr.end_s)
+        continue;
+      pr.connections_peak = std::max(pr.connections_peak, sample.connections);
+      pr.tenants_peak = std::max(pr.tenants_peak, sample.tenants);
+      pr.connections_end = sample.connections;
+      pr.tenants_end = sample.tenants;
+      phase_sum += sample.connections;
+      ++n;
+      if (pr.idle && last_load_end && !pr.reach_min_ms
+          && sample.connections <= result.connection_floor && sample.tenants <= 0)
+        pr.reach_min_ms = (sample.t_s - *last_load_end) * 1000.0;
+    }
+    if (n > 0)
+      pr.connections_mean = phase_sum / static_cast<double>(n);
+    if (!pr.idle) {
+      last_load_end = pr.end_s;
+      result.load_s += pr.end_s - pr.start_s;
+    }
+    result.figures.merge(pr.figures);
+  }
+  return result;
+}
+
+} // namespace tenantrt::load
