@@ -5,6 +5,7 @@
 #include <deque>
 #include <limits>
 #include <mutex>
+#include <random>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -172,6 +173,9 @@ pool_counters& pool_counters::operator+=(const pool_counters& other) {
   created_total += other.created_total;
   closed_total += other.closed_total;
   wait_timeouts_total += other.wait_timeouts_total;
+  connect_failures_total += other.connect_failures_total;
+  backoff_rejections_total += other.backoff_rejections_total;
+  backoff_ms = std::max(backoff_ms, other.backoff_ms);
   max_pool_size += other.max_pool_size;
   min_pool_size += other.min_pool_size;
   tenant_pools += other.tenant_pools;
@@ -196,6 +200,11 @@ struct pooled_connection {
   /// Has talked to the server before (returned to the pool at least once):
   /// a network error on it may just mean the server restarted meanwhile.
   bool reused = false;
+  /// The one attempt allowed after a connect back-off expired.
+  bool probe = false;
+  /// Never reached the server (set just before it is discarded), and why.
+  bool connect_failed = false;
+  std::string connect_error;
 };
 
 namespace {
@@ -290,6 +299,89 @@ struct cluster_pool::state {
   bool shut = false;
   /// Last warm-up ping failed: log the next failure at debug only.
   bool warm_up_failing = false;
+
+  // Connect back-off (see the header). Real time, not the pool clock: a test
+  // that freezes idle ages must not freeze the back-off.
+  /// Current step; 0 while the server answers.
+  uint64_t backoff_ms = 0;
+  /// No new connection before this.
+  steady_time backoff_until{};
+  /// A probe connection is out; nobody else connects until it reports.
+  bool probing = false;
+  uint64_t connect_failures_total = 0;
+  uint64_t backoff_rejections_total = 0;
+  /// Failed attempts since the server last answered, and the last error.
+  uint64_t failures_in_row = 0;
+  std::string last_connect_error;
+  std::minstd_rand jitter{std::random_device{}()};
+
+  static constexpr uint64_t backoff_initial_ms = 100;
+  static constexpr uint64_t backoff_max_ms = 5000;
+
+  /// The cap: half the selection timeout, so a server that is back is tried
+  /// again well within server_selection_timeout_ms.
+  uint64_t backoff_cap_ms() const {
+    return std::clamp<uint64_t>(settings.server_selection_timeout_ms / 2, backoff_initial_ms,
+                                backoff_max_ms);
+  }
+
+  /// Is a new connection refused now (a back-off or a probe under way)?
+  bool backing_off_locked() const {
+    return backoff_ms != 0 && (probing || std::chrono::steady_clock::now() < backoff_until);
+  }
+
+  /// May a new connection be opened now? Sets probe when this one is the
+  /// single attempt after a back-off.
+  bool may_connect_locked(bool& probe) {
+    probe = false;
+    if (backoff_ms == 0)
+      return true;
+    if (probing || std::chrono::steady_clock::now() < backoff_until)
+      return false;
+    probing = true;
+    probe = true;
+    return true;
+  }
+
+  /// Why a checkout may not connect now (errc::server_unreachable text).
+  std::string backoff_message_locked() const {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  backoff_until - std::chrono::steady_clock::now())
+                  .count();
+    return "pool " + label + ": server unreachable, not connecting "
+           + (probing ? std::string{"while a probe connection tries"}
+                      : "for another " + std::to_string(std::max<int64_t>(left, 0)) + " ms")
+           + " (back-off after " + std::to_string(failures_in_row)
+           + " failed connection attempts; last: " + last_connect_error + ")";
+  }
+
+  /// A new connection could not reach the server: back off (grows only on
+  /// the first failure and on a probe's, so concurrent failures count once).
+  void connect_failed_locked(bool probe, const std::string& error) {
+    ++connect_failures_total;
+    ++failures_in_row;
+    last_connect_error = error;
+    if (probe)
+      probing = false;
+    if (backoff_ms != 0 && !probe)
+      return;
+    backoff_ms = backoff_ms == 0 ? backoff_initial_ms : std::min(backoff_ms * 2, backoff_cap_ms());
+    // Equal jitter: half fixed, half random, so pools restarted together
+    // spread out.
+    auto half = backoff_ms / 2;
+    auto delay = half + std::uniform_int_distribution<uint64_t>{0, backoff_ms - half}(jitter);
+    backoff_until = std::chrono::steady_clock::now() + std::chrono::milliseconds{delay};
+  }
+
+  /// The server answered: end any back-off. True if one ended.
+  bool connect_succeeded_locked() {
+    probing = false;
+    if (backoff_ms == 0)
+      return false;
+    backoff_ms = 0;
+    failures_in_row = 0;
+    return true;
+  }
 
   uint64_t warm_target() const {
     return std::min<uint64_t>(settings.min_pool_size, settings.max_pool_size);
@@ -477,7 +569,10 @@ checkout_result cluster_pool::checkout() {
       result.lease = client_lease{this, std::move(connection)};
       return result;
     }
-    if (st.open < st.settings.max_pool_size) {
+    // Backing off with connections in use: wait for one of them rather
+    // than fail (the server may just be at its connection limit).
+    bool wait_for_returned = st.backing_off_locked() && st.in_use > 0;
+    if (st.open < st.settings.max_pool_size && !wait_for_returned) {
       ++st.open;
       ++st.in_use;
       must_create = true;
@@ -511,6 +606,17 @@ checkout_result cluster_pool::checkout() {
     }
     // slot_granted: open and in_use were counted for us.
   }
+  // A slot is ours (open and in_use counted): may we connect?
+  bool probe = false;
+  if (!st.may_connect_locked(probe)) {
+    --st.open;
+    --st.in_use;
+    ++st.backoff_rejections_total;
+    result.code = errc::server_unreachable;
+    result.message = st.backoff_message_locked();
+    st.grant_slot_locked(); // the next waiter fails as fast, or connects
+    return result;
+  }
   auto generation = st.generation;
   auto id = ++st.next_id;
   auto uri = st.uri;
@@ -520,8 +626,11 @@ checkout_result cluster_pool::checkout() {
   connection->client = state::make_client(uri);
   connection->id = id;
   connection->generation = generation;
+  connection->probe = probe;
   guard.lock();
   if (!connection->client) {
+    if (probe)
+      st.probing = false;
     --st.open;
     --st.in_use;
     st.grant_slot_locked();
@@ -541,6 +650,15 @@ void cluster_pool::checkin(std::unique_ptr<pooled_connection> connection) noexce
   auto& st = *state_;
   std::unique_lock<std::mutex> guard{st.mutex};
   --st.in_use;
+  // A new connection came back without a network error: the server takes
+  // connections again. (Old ones answering prove nothing: a server at its
+  // connection limit serves those and refuses new ones.)
+  bool recovered = !connection->reused && st.connect_succeeded_locked();
+  if (recovered) {
+    guard.unlock();
+    log().info("pool {}: server reachable again; connect back-off ended", st.label);
+    guard.lock();
+  }
   if (st.shut || connection->generation != st.generation) {
     auto reason = st.shut ? close_reason::shutdown : close_reason::stale;
     st.close_connections(guard, single(std::move(connection)), reason);
@@ -561,7 +679,37 @@ void cluster_pool::discard(std::unique_ptr<pooled_connection> connection) noexce
   auto& st = *state_;
   std::unique_lock<std::mutex> guard{st.mutex};
   --st.in_use;
+  if (connection->connect_failed) {
+    bool first = st.backoff_ms == 0;
+    st.connect_failed_locked(connection->probe, connection->connect_error);
+    if (first) {
+      auto step = st.backoff_ms;
+      auto text = st.last_connect_error;
+      guard.unlock();
+      log().warn("pool {}: cannot connect ({}); backing off from {} ms, up to {} ms, with jitter",
+                 st.label, text, step, st.backoff_cap_ms());
+      guard.lock();
+    }
+  } else if (!connection->reused) {
+    st.connect_succeeded_locked(); // it reached the server (then timed out or broke)
+  }
   st.close_connections(guard, single(std::move(connection)), close_reason::discarded);
+}
+
+void cluster_pool::discard_after_error(client_lease& lease, const command_outcome& outcome) noexcept {
+  if (!lease)
+    return;
+  // A connection that never answered and now cannot reach the server: the
+  // server is down or refusing (a timeout means it did answer the handshake).
+  auto& connection = *lease.connection_;
+  if (!connection.reused && outcome.code == errc::server_unreachable) {
+    connection.connect_failed = true;
+    try {
+      connection.connect_error = outcome.message;
+    } catch (...) { // out of memory: the back-off works without the text
+    }
+  }
+  lease.discard();
 }
 
 void cluster_pool::maintain() {
@@ -646,10 +794,13 @@ void cluster_pool::maintain() {
     uint64_t id = 0;
     uint64_t generation = 0;
     shared_uri uri;
+    bool probe = false;
     {
       std::lock_guard<std::mutex> guard{st.mutex};
       if (st.shut || st.open >= st.warm_target())
         return;
+      if (!st.may_connect_locked(probe))
+        return; // backing off after failed connects: a later tick tries
       ++st.open; // reserve the slot while connecting
       id = ++st.next_id;
       generation = st.generation;
@@ -671,6 +822,7 @@ void cluster_pool::maintain() {
       connection.reset(); // before its slot is free again (the cap holds for sockets)
       std::unique_lock<std::mutex> guard{st.mutex};
       --st.open;
+      st.connect_failed_locked(probe, "pool " + st.label + ": " + st.scrubbed(error.message));
       st.grant_slot_locked();
       bool first_failure = !std::exchange(st.warm_up_failing, true);
       guard.unlock();
@@ -683,6 +835,7 @@ void cluster_pool::maintain() {
     }
     std::unique_lock<std::mutex> guard{st.mutex};
     ++st.created_total;
+    st.connect_succeeded_locked();
     bool recovered = std::exchange(st.warm_up_failing, false);
     if (st.shut || generation != st.generation) {
       auto reason = st.shut ? close_reason::shutdown : close_reason::stale;
@@ -744,6 +897,9 @@ pool_counters cluster_pool::counters() const {
   result.created_total = st.created_total;
   result.closed_total = st.closed_total;
   result.wait_timeouts_total = st.wait_timeouts_total;
+  result.connect_failures_total = st.connect_failures_total;
+  result.backoff_rejections_total = st.backoff_rejections_total;
+  result.backoff_ms = st.backoff_ms;
   result.max_pool_size = st.settings.max_pool_size;
   result.min_pool_size = st.settings.min_pool_size;
   result.tenant_pools = st.identity.tenant_id.empty() ? 0 : 1;
@@ -973,10 +1129,6 @@ command_outcome execute(client_lease& lease, const std::string& database,
                         + std::to_string(error.code) + ": " + text;
       break;
   }
-  // After a network fault or timeout the client's socket is gone and a
-  // single-threaded client would refuse to rescan for 5 s: start afresh.
-  if (outcome.code == errc::server_unreachable || outcome.code == errc::timeout)
-    lease.discard();
   return outcome;
 }
 
@@ -1001,8 +1153,13 @@ command_outcome run_command(client_lease& lease, const std::string& database,
   auto& st = *owner->state_;
   auto settings = owner->settings(); // a copy: apply_settings() may run meanwhile
   network_failure failure;
-  return execute(lease, database, command,
-                 {st.label, settings, st.password, st.password_as_written}, failure);
+  outcome = execute(lease, database, command,
+                    {st.label, settings, st.password, st.password_as_written}, failure);
+  // After a network fault or timeout the client's socket is gone and a
+  // single-threaded client would refuse to rescan for 5 s: start afresh.
+  if (outcome.code == errc::server_unreachable || outcome.code == errc::timeout)
+    cluster_pool::discard_after_error(lease, outcome);
+  return outcome;
 }
 
 command_outcome cluster_pool::run(const std::string& database, const std::string& command_json) {
@@ -1027,10 +1184,17 @@ command_outcome cluster_pool::run(const std::string& database, const std::string
   bool reused = checkout_outcome.lease.connection_->reused;
   network_failure failure;
   outcome = execute(checkout_outcome.lease, database, command, view, failure);
+  // After a network fault or timeout the client's socket is gone and a
+  // single-threaded client would refuse to rescan for 5 s: start afresh.
+  if (outcome.code == errc::server_unreachable || outcome.code == errc::timeout)
+    discard_after_error(checkout_outcome.lease, outcome);
   if (outcome.code != errc::server_unreachable)
     return outcome;
-  // The server went away or restarted: every idle socket is dead too.
-  clear();
+  // A pooled socket died: the server went away or restarted, every idle
+  // socket is dead too. A refused new connection says nothing about them (a
+  // server at its connection limit keeps serving the ones it has).
+  if (reused)
+    clear();
   // Retryable reads (as in the drivers' spec): a pooled socket that died
   // while idle (a restart quicker than the driver's 1 s closed-socket check)
   // fails before the new server saw anything; one retry on a fresh
@@ -1043,8 +1207,11 @@ command_outcome cluster_pool::run(const std::string& database, const std::string
   auto retry_checkout = checkout();
   if (retry_checkout.code != errc::none)
     return outcome;
+  bool retry_reused = retry_checkout.lease.connection_->reused;
   outcome = execute(retry_checkout.lease, database, command, view, failure);
-  if (outcome.code == errc::server_unreachable)
+  if (outcome.code == errc::server_unreachable || outcome.code == errc::timeout)
+    discard_after_error(retry_checkout.lease, outcome);
+  if (outcome.code == errc::server_unreachable && retry_reused)
     clear();
   return outcome;
 }

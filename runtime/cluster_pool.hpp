@@ -21,7 +21,18 @@
 //     min_pool_size;
 //   - checkout is LIFO (most recently used first, so surplus connections age
 //     out); a checkout that finds the pool full waits, FIFO, up to
-//     wait_queue_timeout_ms, then fails with errc::pool_wait_timeout.
+//     wait_queue_timeout_ms, then fails with errc::pool_wait_timeout;
+//   - a server that refuses connections is not hammered: after a failed
+//     connection attempt the pool backs off (exponential with jitter, per
+//     pool, 100 ms doubling up to min(5 s, server_selection_timeout_ms / 2),
+//     so a server that is back is used again within the selection timeout).
+//     Meanwhile a checkout that would open a connection waits for one in use
+//     (the server may be at its connection limit) or, when none is in use,
+//     fails at once with errc::server_unreachable; idle connections are
+//     still handed out. After it one attempt at a time (a probe: a checkout
+//     or maintain()) tries again. A new connection that reaches the server
+//     ends the back-off (old ones answering do not: a server at its
+//     connection limit serves them and refuses new ones).
 //
 // Lifecycle of one pooled connection:
 //
@@ -74,6 +85,13 @@ struct pool_counters {
   uint64_t closed_total = 0;
   /// Checkouts that gave up after wait_queue_timeout_ms.
   uint64_t wait_timeouts_total = 0;
+  /// New connections that could not reach the server (checkout or maintain()).
+  uint64_t connect_failures_total = 0;
+  /// Checkouts refused with server_unreachable during a connect back-off.
+  uint64_t backoff_rejections_total = 0;
+  /// Current back-off step in ms, 0 while the server answers (summed pools
+  /// keep the largest).
+  uint64_t backoff_ms = 0;
   /// Configured cap (summed when pools are summed).
   uint64_t max_pool_size = 0;
   /// Configured warm minimum (summed when pools are summed).
@@ -146,7 +164,8 @@ private:
 struct checkout_result {
   /// Holds a connection when code == errc::none.
   client_lease lease;
-  /// errc::none, errc::pool_wait_timeout, errc::shutting_down or errc::internal.
+  /// errc::none, errc::pool_wait_timeout, errc::server_unreachable (connect
+  /// back-off), errc::shutting_down or errc::internal.
   errc code = errc::none;
   /// Human text for failures (no password).
   std::string message;
@@ -204,8 +223,9 @@ public:
   /// Runs command_json (extended JSON, first key = command name) on
   /// database with a connection of this pool; see run_command() for the
   /// outcome. The JSON is parsed before checkout (a bad command takes no
-  /// connection). After a network error the connection is discarded and the
-  /// pool cleared; a read-only command (find, count, distinct, aggregate
+  /// connection). After a network error the connection is discarded, and the
+  /// pool cleared when it was a pooled one (a refused new connection feeds
+  /// the connect back-off instead); a read-only command (find, count, distinct, aggregate
   /// without $out/$merge, list*, ping, ...) whose reused socket died under it
   /// is retried once on a fresh connection, as the drivers' retryable reads
   /// do. Writes are never retried. The outcome's latency is left 0 (the
@@ -238,6 +258,9 @@ private:
 
   void checkin(std::unique_ptr<pooled_connection> connection) noexcept;
   void discard(std::unique_ptr<pooled_connection> connection) noexcept;
+  /// Discards lease's connection after a network error or timeout; a fresh
+  /// connection that could not reach the server feeds the connect back-off.
+  static void discard_after_error(client_lease& lease, const command_outcome& outcome) noexcept;
 
   std::unique_ptr<state> state_;
 };

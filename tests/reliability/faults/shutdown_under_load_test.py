@@ -1,0 +1,305 @@
+#!/usr/bin/python3
+"""Fault: SIGTERM to tenantrtd while clients run commands through its control
+socket. Counts every request: each gets exactly one reply or its connection
+ends (EOF) after the SIGTERM, never before and never twice; replies are ok or
+shutting_down; every acknowledged insert is in the database; the daemon exits
+0 within shutdown.drain_timeout_ms (plus slack) even with a command blocked at
+the server beyond the deadline; no socket to the server is left.
+
+usage: shutdown_under_load_test.py TENANTRTD SOURCE_DIR
+Needs Debian's python3-pymongo (as dev-mongo's own test does).
+"""
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import pymongo
+
+PYTHON = "/usr/bin/python3"
+CLIENTS = 6
+PIPELINE = 4          # requests in flight per client connection
+DRAIN_MS = 2000
+BLOCK_MS = 6000       # one command stays at the server past the drain deadline
+LATENCY_MS = 20       # every command is in flight a little while
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def established_to(port):
+    """Client ends of established connections to port (/proc/net/tcp*)."""
+    n = 0
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "01" and int(fields[2].rsplit(":", 1)[1], 16) == port:
+                        n += 1
+        except FileNotFoundError:
+            pass
+    return n
+
+
+def start_dev_mongo(source_dir, log):
+    proc = subprocess.Popen(
+        [PYTHON, os.path.join(source_dir, "tools", "dev-mongo", "dev_mongo.py"),
+         "--port", "0", "--latency-ms", str(LATENCY_MS)],
+        stdout=subprocess.PIPE, stderr=log)
+    fd = proc.stdout.fileno()
+    line = b""
+    deadline = time.monotonic() + 20
+    while not line.endswith(b"\n") and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.5)[0]:
+            chunk = os.read(fd, 1)
+            if not chunk:
+                break
+            line += chunk
+    match = re.fullmatch(rb"dev-mongo listening on 127\.0\.0\.1:(\d+)\n", line)
+    if not match:
+        proc.kill()
+        raise RuntimeError("dev-mongo did not start: %r" % line)
+    return proc, int(match.group(1))
+
+
+class Client:
+    """One control connection with PIPELINE requests in flight: a writer and
+    a reader thread, every request and reply recorded by id."""
+
+    def __init__(self, address, index):
+        self.index = index
+        self.sock = socket.create_connection(address)
+        self.sock.settimeout(60)
+        self.reader = self.sock.makefile("rb")
+        self.sent = {}        # id -> (time, request)
+        self.replies = {}     # id -> list of replies
+        self.unknown = []     # replies whose id was never sent
+        self.eof_at = None
+        self.eof_kind = None
+        self.slots = threading.Semaphore(PIPELINE)
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.write_loop, daemon=True),
+                        threading.Thread(target=self.read_loop, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def request(self, n):
+        rid = "c%d-%d" % (self.index, n)
+        tenant = "load%d" % self.index
+        if n % 2 == 0:
+            command = {"insert": "events", "documents": [{"_id": rid}]}
+        else:
+            command = {"find": "events", "filter": {"_id": "c%d-%d" % (self.index, n - 1)}}
+        return rid, {"id": rid, "cmd": "exec", "tenant": tenant, "command": command}
+
+    def write_loop(self):
+        n = 0
+        while not self.stop.is_set() and self.eof_at is None:
+            if not self.slots.acquire(timeout=0.2):
+                continue
+            rid, req = self.request(n)
+            n += 1
+            with self.lock:
+                self.sent[rid] = (time.monotonic(), req)
+            try:
+                self.sock.sendall((json.dumps(req) + "\n").encode())
+            except OSError:
+                with self.lock:
+                    del self.sent[rid]   # never left this process
+                break
+
+    def read_loop(self):
+        while True:
+            try:
+                line = self.reader.readline()
+            except OSError as exc:  # reset: the daemon closed with unread input
+                line, kind = b"", "reset (%s)" % exc.__class__.__name__
+            else:
+                kind = "eof"
+            if not line.endswith(b"\n"):
+                self.eof_at = time.monotonic()
+                self.eof_kind = kind
+                self.slots.release()
+                return
+            reply = json.loads(line)
+            with self.lock:
+                if reply.get("id") in self.sent:
+                    self.replies.setdefault(reply["id"], []).append(reply)
+                else:
+                    self.unknown.append(reply)
+            self.slots.release()
+
+    def join(self, timeout):
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout)
+        return not any(t.is_alive() for t in self.threads)
+
+
+def main():
+    daemon_bin, source_dir = sys.argv[1], sys.argv[2]
+    work = tempfile.mkdtemp(prefix="fault-shutdown-")
+    mongo_log = open(os.path.join(work, "dev-mongo.log"), "wb")
+    daemon_log_path = os.path.join(work, "tenantrtd.log")
+    server, port = start_dev_mongo(source_dir, mongo_log)
+    daemon = None
+    failures = []
+
+    def check(cond, what):
+        if not cond:
+            failures.append(what)
+            print("FAIL: " + what)
+
+    try:
+        control_port = free_port()
+        config = {
+            "clusters": {"default": {"uri": "mongodb://127.0.0.1:%d/" % port,
+                                     "min_pool_size": 1, "max_pool_size": 4,
+                                     "socket_timeout_ms": 20000}},
+            "control": {"listen": ["127.0.0.1:%d" % control_port]},
+            "shutdown": {"drain_timeout_ms": DRAIN_MS},
+            "logging": {"level": "info"},
+        }
+        config_path = os.path.join(work, "tenantrt.json")
+        with open(config_path, "w") as f:
+            json.dump(config, f)
+        daemon_log = open(daemon_log_path, "wb")
+        daemon = subprocess.Popen([daemon_bin, "--config", config_path],
+                                  stdout=daemon_log, stderr=subprocess.STDOUT)
+        address = ("127.0.0.1", control_port)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(address, timeout=2) as s:
+                    s.sendall(b'{"cmd": "health"}\n')
+                    if s.makefile("rb").readline().endswith(b"\n"):
+                        break
+            except OSError:
+                pass
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("tenantrtd did not answer on %s" % (address,))
+            time.sleep(0.1)
+
+        mongo = pymongo.MongoClient("127.0.0.1", port, serverSelectionTimeoutMS=5000)
+        mongo.admin.command("configureFailPoint", "failCommand", mode="alwaysOn",
+                            data={"failCommands": ["find"],
+                                  "namespace": "tenant_slowpoke.blocked",
+                                  "blockConnection": True, "blockTimeMS": BLOCK_MS})
+
+        clients = [Client(address, i) for i in range(CLIENTS)]
+        time.sleep(1.5)  # steady load
+        # One request that outlives the drain deadline.
+        slow_sock = socket.create_connection(address)
+        slow_sock.settimeout(60)
+        slow_sock.sendall((json.dumps({"id": "slow", "cmd": "exec", "tenant": "slowpoke",
+                                       "command": {"find": "blocked", "filter": {}}})
+                           + "\n").encode())
+        time.sleep(0.5)  # the blocked find reached the server
+
+        term_at = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        rc = daemon.wait(timeout=60)
+        exit_ms = (time.monotonic() - term_at) * 1000
+        slow_line = slow_sock.makefile("rb").readline()
+        slow_sock.close()
+        for c in clients:
+            check(c.join(30), "client %d did not finish" % c.index)
+
+        log_text = open(daemon_log_path, "rb").read().decode(errors="replace")
+        check(rc == 0, "tenantrtd exited with %r" % rc)
+        check("SIGTERM: stopping" in log_text, "no 'SIGTERM: stopping' in the log")
+        check(exit_ms <= DRAIN_MS + 3000,
+              "stopped %d ms after SIGTERM (drain_timeout_ms %d)" % (exit_ms, DRAIN_MS))
+
+        sent = ok = 0
+        errors = {}
+        in_doubt = []
+        for c in clients:
+            check(not c.unknown, "client %d: replies with unknown ids: %r" % (c.index, c.unknown[:3]))
+            check(c.eof_at is not None and c.eof_at >= term_at,
+                  "client %d: connection ended before SIGTERM" % c.index)
+            for rid, (_, req) in c.sent.items():
+                sent += 1
+                got = c.replies.get(rid, [])
+                check(len(got) <= 1, "%s answered %d times" % (rid, len(got)))
+                if not got:
+                    in_doubt.append((rid, req))
+                    continue
+                r = got[0]
+                if r.get("ok") is True:
+                    ok += 1
+                else:
+                    code = r.get("error", {}).get("code")
+                    errors[code] = errors.get(code, 0) + 1
+                    check(code == "shutting_down", "%s failed with %r" % (rid, r))
+        # Every acknowledged insert is stored; the unanswered ones are either
+        # stored (finished by the drain) or never ran.
+        stored = {d["_id"] for db in mongo.list_database_names() if db.startswith("tenant_load")
+                  for d in mongo[db]["events"].find({}, {"_id": 1})}
+        for c in clients:
+            for rid, replies in c.replies.items():
+                req = c.sent[rid][1]
+                if "insert" in req["command"] and replies and replies[0].get("ok") is True:
+                    check(rid in stored, "acknowledged insert %s is not stored" % rid)
+        doubt_inserts = [rid for rid, req in in_doubt if "insert" in req["command"]]
+        doubt_stored = sum(1 for rid in doubt_inserts if rid in stored)
+        check(ok > 50, "only %d operations succeeded before the SIGTERM" % ok)
+
+        if slow_line.endswith(b"\n"):
+            slow_reply = json.loads(slow_line)
+            check(slow_reply.get("error", {}).get("code") == "shutting_down",
+                  "blocked command: %r" % slow_reply)
+            slow_outcome = slow_reply["error"]["code"]
+        else:
+            slow_outcome = "EOF"
+
+        mongo.admin.command("configureFailPoint", "failCommand", mode="off")
+        mongo.close()
+        deadline = time.monotonic() + 10
+        while established_to(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = established_to(port)
+        check(left == 0, "%d sockets to the server left after tenantrtd exited" % left)
+
+        print("[figures] shutdown under load: %d clients x %d pipelined, %d requests sent, "
+              "%d ok, errors %s, %d unanswered at EOF (%d inserts, %d of them stored by the "
+              "drain); blocked command: %s; exit %d after %d ms (drain_timeout_ms %d); "
+              "sockets left %d" % (CLIENTS, PIPELINE, sent, ok, errors, len(in_doubt),
+                                   len(doubt_inserts), doubt_stored, slow_outcome, rc,
+                                   exit_ms, DRAIN_MS, left))
+        eofs = sorted({c.eof_kind for c in clients})
+        print("[figures] connections ended by: %s" % ", ".join(eofs))
+    finally:
+        if daemon is not None and daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+        server.terminate()
+        server.wait(10)
+        mongo_log.close()
+        if failures:
+            for name in (daemon_log_path, os.path.join(work, "dev-mongo.log")):
+                if os.path.exists(name):
+                    print("--- %s" % name)
+                    print(open(name, "rb").read().decode(errors="replace")[-3000:])
+    if failures:
+        print("%d failed" % len(failures))
+        return 1
+    print("1 passed, 0 failed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
