@@ -2,7 +2,9 @@
 #   make run    dev-mongo (unless MONGODB_URI is set) + tenantrtd, until Ctrl-C
 #   make demo   the same with the embedded demo workload (tenantrt-demo)
 #   make test   the whole suite through ctest (tests start their own dev-mongo)
-#   make bench  benchmarks (filled by the load-test issue)
+#   make bench  tenantload comparison + microbenchmarks -> bench/REPORT.md
+#   make soak   10 min of steady through tenantrtd -> bench/SOAK.md (not in CI)
+#   make test-asan / test-tsan / fuzz   sanitizer suites and libFuzzer targets (CI runs them)
 
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
@@ -14,7 +16,7 @@ DEB_PACKAGES := cmake make g++ pkg-config libcaf-dev libmongoc-dev libbson-dev \
   libcli11-dev prometheus-cpp-dev python3-mockupdb python3-mongomock python3-pymongo \
   libbenchmark-dev clang libclang-rt-14-dev
 
-.PHONY: deps build run demo test test-asan test-tsan fuzz bench clean
+.PHONY: deps build run demo test test-asan test-tsan fuzz bench soak clean
 
 deps:
 	@tools/scripts/install-deps.sh $(DEB_PACKAGES)
@@ -60,8 +62,15 @@ fuzz: deps
 	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
 	tests/fuzz/run.sh $(CURDIR)/build-fuzz $(CURDIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-bench: build
-	@echo "make bench: no benchmark yet; the load-test issue (tenantload) fills this target."
+bench: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DTENANTRT_BENCH=ON
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	bench/run.sh $(BUILD_DIR)
+
+# Nightly-style, not in CI: SOAK_SECONDS (600) of `steady` through tenantrtd;
+# bench/SOAK.md gets the daemon's RSS and fd slopes, and it fails if they grow.
+soak: build
+	tools/scripts/soak.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz

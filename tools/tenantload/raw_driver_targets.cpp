@@ -122,7 +122,6 @@ pool_ptr new_pool(const mongoc_uri_t* uri) {
   if (!pool)
     throw std::runtime_error(std::string{"cannot create a client pool: "} + error.message);
   mongoc_client_pool_set_error_api(pool.get(), MONGOC_ERROR_API_VERSION_2);
-  mongoc_client_pool_set_appname(pool.get(), "tenantload");
   return pool;
 }
 

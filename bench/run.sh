@@ -1,0 +1,236 @@
+#!/bin/sh
+# The standard comparison behind `make bench`: the steady, burst and idle-reap
+# scenarios in all five tenantload modes (each scenario against its own fresh
+# dev-mongo, its modes one after another in one run so their ratios compare),
+# the microbenchmarks when they are built, then bench/REPORT.md with the
+# figures, the targets (PASS/FAIL), the machine and the date. Plots and the
+# raw JSON reports are written beside it.
+#
+#   bench/run.sh [BUILD_DIR]        (default: build)
+#   DURATION_SCALE=0.5 bench/run.sh  quicker, noisier
+set -eu
+source_dir=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=$(cd "${1:-$source_dir/build}" && pwd)
+out_dir=$source_dir/bench
+scale=${DURATION_SCALE:-1}
+tenantload=$build_dir/tenantload
+[ -x "$tenantload" ] || { echo "bench/run.sh: $tenantload not built (make bench builds it)" >&2; exit 1; }
+
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for scenario in steady burst idle-reap; do
+  echo "== tenantload $scenario (all modes)" >&2
+  "$tenantload" --scenario "$source_dir/tools/scenarios/$scenario.json" --dev-server --mode all \
+    --duration-scale "$scale" --report "$out_dir/$scenario.json" --plot "$out_dir/$scenario.svg" \
+    >"$out_dir/$scenario.txt"
+  cat "$out_dir/$scenario.txt"
+done
+
+# Microbenchmarks (bench/*.cpp, built with -DTENANTRT_BENCH=ON), if present.
+rm -f "$out_dir/registry_acquire.json" "$out_dir/idle_tenant_memory.json"
+if [ -x "$build_dir/bench/registry_acquire_bench" ]; then
+  echo "== registry_acquire_bench" >&2
+  "$build_dir/bench/registry_acquire_bench" --benchmark_format=json \
+    >"$out_dir/registry_acquire.json" || echo "registry_acquire_bench failed" >&2
+fi
+if [ -x "$build_dir/bench/idle_tenant_memory" ]; then
+  echo "== idle_tenant_memory" >&2
+  "$build_dir/bench/idle_tenant_memory" >"$out_dir/idle_tenant_memory.json" \
+    || echo "idle_tenant_memory failed" >&2
+fi
+
+/usr/bin/python3 - "$out_dir" "$started" "$load_before" "$scale" <<'EOF'
+import json, os, platform, subprocess, sys
+
+out_dir, started, load_before, scale = sys.argv[1:5]
+
+def load(name):
+    path = os.path.join(out_dir, name)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (ValueError, OSError):
+        return None
+
+reports = {s: load(s + ".json") for s in ("steady", "burst", "idle-reap")}
+
+def mode(report, name):
+    if not report:
+        return None
+    for m in report["modes"]:
+        if m["mode"] == name and "failure" not in m:
+            return m
+    return None
+
+def ms(us):
+    return "-" if us is None else (f"{us / 1000:.2f} ms" if us >= 1000 else f"{us:.0f} us")
+
+def ratio(a, b):
+    return None if a is None or b in (None, 0) else a / b
+
+targets = []
+
+def target(name, ok, measured):
+    targets.append((name, "PASS" if ok else ("FAIL" if ok is not None else "N/A"), measured))
+
+st = reports["steady"]
+rt, ppt, naive, direct = (mode(st, m) for m in ("runtime", "pool-per-tenant", "naive", "direct"))
+if rt and ppt:
+    cut = 1 - rt["connections"]["peak"] / max(ppt["connections"]["peak"], 1)
+    target("steady: peak connections runtime vs pool-per-tenant, at least 90% fewer", cut >= 0.9,
+           f"{rt['connections']['peak']} vs {ppt['connections']['peak']} ({cut:.1%} fewer)")
+else:
+    target("steady: peak connections runtime vs pool-per-tenant, at least 90% fewer", None, "mode missing")
+if rt:
+    cap = rt["connections"]["cap"]
+    over = rt["connections"]["samples_over_cap"]
+    target("steady: runtime never above its cap (max_pool_size per cluster) in any 100 ms sample",
+           cap is not None and over == 0 and rt["connections"]["peak"] <= cap,
+           f"peak {rt['connections']['peak']}, cap {cap}, samples over cap {over} of "
+           f"{len(rt['series']['samples'])}")
+    target("steady: 0 errors for runtime", rt["error_total"] == 0,
+           f"{rt['error_total']} errors of {rt['ops'] + rt['error_total']} ops"
+           + (f" {rt['errors']}" if rt["error_total"] else ""))
+r = ratio(naive and naive["latency"]["p50_us"], rt and rt["latency"]["p50_us"])
+target("steady: p50 latency naive / runtime at least 3x", None if r is None else r >= 3,
+       "-" if r is None else f"{ms(naive['latency']['p50_us'])} / {ms(rt['latency']['p50_us'])} = {r:.2f}x")
+r = ratio(rt and rt["cpu"]["client_us_per_op"], direct and direct["cpu"]["client_us_per_op"])
+target("steady: client CPU per op runtime / direct at most 1.5x", None if r is None else r <= 1.5,
+       "-" if r is None else f"{rt['cpu']['client_us_per_op']:.0f} us / "
+       f"{direct['cpu']['client_us_per_op']:.0f} us = {r:.2f}x")
+r = ratio(rt and rt["latency"]["p50_us"], direct and direct["latency"]["p50_us"])
+target("steady: p50 latency runtime / direct at most 1.1x", None if r is None else r <= 1.1,
+       "-" if r is None else f"{ms(rt['latency']['p50_us'])} / {ms(direct['latency']['p50_us'])} = {r:.2f}x")
+ir = reports["idle-reap"]
+for name in ("runtime", "daemon"):
+    m = mode(ir, name)
+    if not m:
+        target(f"idle-reap ({name}): tenants and sockets at the minimum within idle_timeout_ms + cleanup_interval_ms", None, "mode missing")
+        continue
+    settings = ir["tenantrt_config"]["settings"]
+    limit = settings["idle_timeout_ms"] + settings["cleanup_interval_ms"]
+    idle = [p for p in m["phases"] if p["idle"]]
+    reach = idle[-1]["reach_min_ms"] if idle else None
+    target(f"idle-reap ({name}): tenants to 0 and sockets to min_pool_size ({m['connections']['floor']}) "
+           f"within idle_timeout_ms + cleanup_interval_ms ({limit} ms) of the load stopping",
+           reach is not None and reach <= limit,
+           "not reached" if reach is None else f"reached after {reach:.0f} ms "
+           f"(end of idle: {idle[-1]['connections']['end']} sockets, {idle[-1]['tenants']['end']} tenants)")
+
+lines = []
+w = lines.append
+w("# tenantrt benchmarks")
+w("")
+w(f"Generated by `make bench` (`bench/run.sh`) on {started}. Each scenario ran against its own")
+w("fresh dev-mongo (a single-threaded Python server: absolute throughput is bounded by it, so the")
+w("ratios between modes measured in the same run are the meaningful figures). Connections are")
+w("established TCP sockets to the server port counted every 100 ms from `/proc/net/tcp`,")
+w("independently of tenantrt's own counters; CPU is `getrusage` of tenantload (minus its")
+w("sampler thread) and, for the daemon, `/proc/PID/stat` of tenantrtd.")
+w("")
+m0 = next((r for r in reports.values() if r), None)
+w("## Machine")
+w("")
+if m0:
+    mi = m0["machine"]
+    w(f"- CPUs: {mi['cpus']} ({mi['model']})")
+    w(f"- Kernel: {mi['kernel']}")
+w(f"- Load average before the run: {load_before}; after: {open('/proc/loadavg').read().split()[0:3]}")
+w(f"- Duration scale: {scale}")
+w("")
+w("## Targets")
+w("")
+w("| target | result | measured |")
+w("| --- | --- | --- |")
+for name, result, measured in targets:
+    w(f"| {name} | **{result}** | {measured} |")
+w("")
+
+def mode_table(report):
+    w("| mode | ops | ops/s | errors | p50 | p95 | p99 | max | client CPU/op | daemon CPU/op | conns peak | conns mean | RSS MB (client+daemon) |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for m in report["modes"]:
+        if "failure" in m:
+            w(f"| {m['mode']} | failed: {m['failure']} |||||||||||| ")
+            continue
+        l = m["latency"]
+        dcpu = m["cpu"]["daemon_us_per_op"]
+        rss = f"{m['rss_kb']['client_peak'] / 1024:.0f}"
+        if m["rss_kb"]["daemon_peak"] is not None:
+            rss += f"+{m['rss_kb']['daemon_peak'] / 1024:.0f}"
+        errs = str(m["error_total"]) + ("" if not m["error_total"] else " (" + ", ".join(f"{k} {v}" for k, v in m["errors"].items()) + ")")
+        w(f"| {m['mode']} | {m['ops']} | {m['throughput_ops_s']:.0f} | {errs} | {ms(l['p50_us'])} | "
+          f"{ms(l['p95_us'])} | {ms(l['p99_us'])} | {ms(l['max_us'])} | {m['cpu']['client_us_per_op']:.0f} us | "
+          f"{'-' if dcpu is None else f'{dcpu:.0f} us'} | {m['connections']['peak']} | {m['connections']['mean']:.1f} | {rss} |")
+    w("")
+    w("| mode | phase | ops | errors | p50 | p99 | conns peak | conns at end | tenants at end | floor reached after |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for m in report["modes"]:
+        if "failure" in m:
+            continue
+        for p in m["phases"]:
+            reach = p["reach_min_ms"]
+            w(f"| {m['mode']} | {p['name']} | {p['ops']} | {p['error_total']} | "
+              f"{ms(p['latency']['p50_us']) if p['ops'] else '-'} | {ms(p['latency']['p99_us']) if p['ops'] else '-'} | "
+              f"{p['connections']['peak']} | {p['connections']['end']} | "
+              f"{'-' if p['tenants']['end'] < 0 else p['tenants']['end']} | "
+              f"{'-' if not p['idle'] else ('not reached' if reach is None else f'{reach / 1000:.1f} s')} |")
+    w("")
+
+for name, report in reports.items():
+    w(f"## Scenario `{name}`")
+    w("")
+    if not report:
+        w("Not run (no report).")
+        w("")
+        continue
+    w(report["description"])
+    w("")
+    s = report["tenantrt_config"]["settings"]
+    w(f"tenantrt config: max_pool_size {s['max_pool_size']}, min_pool_size {s['min_pool_size']}, "
+      f"max_idle_time_ms {s['max_idle_time_ms']}, max_tenant_connections {s['max_tenant_connections']}, "
+      f"idle_timeout_ms {s['idle_timeout_ms']}, cleanup_interval_ms {s['cleanup_interval_ms']}, "
+      f"executor threads {s['executor_threads']}.")
+    w("")
+    w(f"`tenantload --scenario tools/scenarios/{name}.json --dev-server --mode all --duration-scale {scale}`")
+    w("")
+    mode_table(report)
+    w(f"![{name}: connections and p99 latency per second]({name}.svg)")
+    w("")
+
+w("## Microbenchmarks")
+w("")
+acq = load("registry_acquire.json")
+mem = load("idle_tenant_memory.json")
+if not acq and not mem:
+    w("Not built in this run (`bench/` microbenchmarks need `-DTENANTRT_BENCH=ON` and their sources).")
+if acq:
+    w("`registry_acquire_bench` (Google Benchmark), time per acquire:")
+    w("")
+    w("| benchmark | time | cpu | iterations |")
+    w("| --- | ---: | ---: | ---: |")
+    for b in acq.get("benchmarks", []):
+        w(f"| {b['name']} | {b.get('real_time', 0):.0f} {b.get('time_unit', 'ns')} | "
+          f"{b.get('cpu_time', 0):.0f} {b.get('time_unit', 'ns')} | {b.get('iterations', '')} |")
+    w("")
+if mem:
+    w("`idle_tenant_memory`: " + (f"**{mem['heap_bytes_per_tenant']:.0f} heap bytes per idle tenant actor**"
+      if "heap_bytes_per_tenant" in mem else "") +
+      (f" ({mem['rss_bytes_per_tenant']:.0f} RSS bytes)" if "rss_bytes_per_tenant" in mem else "") + ":")
+    w("")
+    w("```json")
+    w(json.dumps(mem, indent=1))
+    w("```")
+    w("")
+w("## Files")
+w("")
+w("`bench/<scenario>.json` (every figure and the 100 ms / 1 s time series), `bench/<scenario>.svg`")
+w("(the plots above), `bench/<scenario>.txt` (tenantload's table), `bench/registry_acquire.json`")
+w("and `bench/idle_tenant_memory.json` when the microbenchmarks ran.")
+with open(os.path.join(out_dir, "REPORT.md"), "w") as f:
+    f.write("\n".join(lines) + "\n")
+print("\n".join(f"{r}: {n}: {m}" for n, r, m in targets))
+print(f"wrote {os.path.join(out_dir, 'REPORT.md')}")
+EOF
