@@ -66,10 +66,13 @@ std::vector<std::string> tenant_ids(const std::string& prefix, size_t n) {
   return out;
 }
 
-/// Every tenant answers once (actors created, pools warm) before latency.
+/// Every tenant answers once, one after the other (actors created, pools
+/// warm) before the latency.
 void warm(runtime& rt, const std::vector<std::string>& tenants) {
-  for (auto& r : burst(rt, tenants))
+  for (auto& tenant : tenants) {
+    auto r = burst(rt, {tenant}).at(0);
     ASSERT_TRUE(r.ok()) << r.tenant << ": " << r.message;
+  }
 }
 
 TEST(SlowServer, WaitQueueTimeoutsOnTheSlowClusterOtherClusterUnaffected) {
@@ -179,7 +182,9 @@ TEST(SlowServer, RegistryWaitersAreBoundedAtTheTenantLimit) {
   config.registry.max_waiters = 3;
   config.registry.wait_queue_timeout_ms = 500;
   runtime rt{config};
-  warm(rt, {"slow_warm"});
+  warm(rt, {"slow_warm"}); // the slow pool connected
+  ASSERT_TRUE(rt.evict("slow_warm"));   // and its tenant slot free again
+  ASSERT_TRUE(testing::eventually([&] { return rt.stats().registry.active_tenants == 0; }, 10s));
 
   set_latency(slow.uri(), 1500);
   // 10 tenants at once: 2 admitted (busy, so not evictable), 3 wait in the
