@@ -62,9 +62,13 @@ fuzz: deps
 	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
 	tests/fuzz/run.sh $(CURDIR)/build-fuzz $(CURDIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# Only what bench/run.sh runs (not the test suite); the microbenchmarks when
+# their sources exist.
+BENCH_TARGETS := tenantload tenantrtd \
+  $(if $(wildcard bench/CMakeLists.txt),registry_acquire_bench idle_tenant_memory)
 bench: deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DTENANTRT_BENCH=ON
-	cmake --build $(BUILD_DIR) -j $(JOBS)
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target $(BENCH_TARGETS)
 	bench/run.sh $(BUILD_DIR)
 
 # Nightly-style, not in CI: SOAK_SECONDS (600) of `steady` through tenantrtd;
