@@ -18,6 +18,7 @@
 // largest to the smallest tenant count is printed per benchmark.
 
 #include <malloc.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -126,6 +127,8 @@ BENCHMARK(run_ping)->Apply(tenant_counts);
 /// by ns/op at the smallest, per benchmark (1.0 = no growth).
 class ratio_reporter : public benchmark::ConsoleReporter {
 public:
+  explicit ratio_reporter(OutputOptions options) : ConsoleReporter(options) {}
+
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (auto& run : runs) {
@@ -159,11 +162,28 @@ private:
 } // namespace
 
 int main(int argc, char** argv) {
+  // --benchmark_format=json|csv (e.g. for bench/run.sh) gets the library's
+  // own reporter; the console one adds the ratios. Colour only on a terminal
+  // unless --benchmark_color=false.
+  bool console = true;
+  bool color = isatty(STDOUT_FILENO) != 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--benchmark_format=", 0) == 0 && arg != "--benchmark_format=console")
+      console = false;
+    if (arg == "--benchmark_color=false")
+      color = false;
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv))
     return 2;
-  ratio_reporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
+  if (console) {
+    ratio_reporter reporter{color ? benchmark::ConsoleReporter::OO_ColorTabular
+                                  : benchmark::ConsoleReporter::OO_Tabular};
+    benchmark::RunSpecifiedBenchmarks(&reporter);
+  } else {
+    benchmark::RunSpecifiedBenchmarks();
+  }
   benchmark::Shutdown();
   return 0;
 }
