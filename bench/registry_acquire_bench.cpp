@@ -124,7 +124,8 @@ BENCHMARK(acquire_pipelined)->Apply(tenant_counts);
 BENCHMARK(run_ping)->Apply(tenant_counts);
 
 /// Console output plus, at the end, ns/op at the largest tenant count divided
-/// by ns/op at the smallest, per benchmark (1.0 = no growth).
+/// by ns/op at the smallest, per benchmark (1.0 = no growth); the medians
+/// when repetitions are asked for.
 class ratio_reporter : public benchmark::ConsoleReporter {
 public:
   explicit ratio_reporter(OutputOptions options) : ConsoleReporter(options) {}
@@ -132,7 +133,10 @@ public:
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (auto& run : runs) {
-      if (run.run_type != Run::RT_Iteration || run.error_occurred)
+      // With --benchmark_repetitions the median (reported after the
+      // repetitions) overwrites them.
+      bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+      if ((run.run_type != Run::RT_Iteration && !median) || run.error_occurred)
         continue;
       auto name = run.run_name.function_name;
       auto tenants = run.counters.count("tenants") ? run.counters.at("tenants").value : 0.0;
