@@ -104,6 +104,7 @@ std::string_view to_string(protocol_errc code) noexcept {
     case protocol_errc::line_too_long: return "line_too_long";
     case protocol_errc::too_many_clients: return "too_many_clients";
     case protocol_errc::reload_failed: return "reload_failed";
+    case protocol_errc::exec_disabled: return "exec_disabled";
   }
   return "bad_request";
 }
@@ -156,6 +157,12 @@ parse_result parse_request(std::string_view line, std::string_view expected_toke
     return fail(std::nullopt, protocol_errc::bad_json,
                 "the request nests objects or arrays deeper than "
                   + std::to_string(max_nesting_depth) + " levels");
+  // nlohmann's lexer takes a NUL byte for the end of its input and would
+  // accept `{"cmd":"stats"}\0anything`; JSON has no raw NUL anywhere.
+  if (auto nul = line.find('\0'); nul != std::string_view::npos)
+    return fail(std::nullopt, protocol_errc::bad_json,
+                "the request contains a NUL byte at offset " + std::to_string(nul)
+                  + "; it is not valid JSON");
   auto parsed = ordered_json::parse(line.begin(), line.end(), nullptr, false);
   if (parsed.is_discarded())
     return fail(std::nullopt, protocol_errc::bad_json, "the request is not valid JSON");
@@ -289,6 +296,14 @@ ordered_json line_too_long_reply(size_t max_line_bytes) {
   return error_reply(std::nullopt, protocol_errc::line_too_long,
                      "a request line is longer than " + std::to_string(max_line_bytes)
                        + " bytes (control.max_line_bytes); it was discarded up to its end");
+}
+
+ordered_json exec_disabled_reply(const std::optional<ordered_json>& id, bool explicit_setting) {
+  return error_reply(id, protocol_errc::exec_disabled,
+                     explicit_setting
+                       ? "exec is disabled on this control socket (control.allow_exec is false)"
+                       : "exec is disabled on this control socket: a control.listen address is "
+                         "not loopback and control.allow_exec is not set to true");
 }
 
 ordered_json too_many_clients_reply(size_t max_clients) {

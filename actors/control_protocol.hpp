@@ -49,6 +49,9 @@ enum class protocol_errc : uint8_t {
   too_many_clients,
   /// The config file could not be re-read or applied; the old one stays.
   reload_failed,
+  /// exec is switched off on this control socket (control.allow_exec is
+  /// false, or unset while a listen address is reachable from other hosts).
+  exec_disabled,
 };
 
 /// Wire string of a protocol error code, e.g. "bad_json".
@@ -59,7 +62,7 @@ inline constexpr protocol_errc all_protocol_errcs[] = {
   protocol_errc::bad_json,         protocol_errc::bad_request,
   protocol_errc::unknown_command,  protocol_errc::unauthorized,
   protocol_errc::line_too_long,    protocol_errc::too_many_clients,
-  protocol_errc::reload_failed,
+  protocol_errc::reload_failed,    protocol_errc::exec_disabled,
 };
 
 /// The commands of the control socket.
@@ -150,6 +153,12 @@ nlohmann::ordered_json error_reply(const std::optional<nlohmann::ordered_json>& 
 
 /// The reply to a line over max_line_bytes (no id: the line was not read).
 nlohmann::ordered_json line_too_long_reply(size_t max_line_bytes);
+
+/// The answer to exec while control.allow_exec is off; explicit_setting says
+/// whether the config set it to false (else it is off by default because a
+/// listen address is not loopback).
+nlohmann::ordered_json exec_disabled_reply(const std::optional<nlohmann::ordered_json>& id,
+                                           bool explicit_setting);
 
 /// The one line a client beyond max_clients gets before it is closed.
 nlohmann::ordered_json too_many_clients_reply(size_t max_clients);

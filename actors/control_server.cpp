@@ -261,6 +261,8 @@ struct control_server_state {
   std::unordered_map<uint64_t, pending_job> jobs;
   uint64_t next_serial = 0;
   uint64_t next_job = 0;
+  /// Clients refused with too_many_clients since the start.
+  uint64_t refused_clients = 0;
   /// Some listener is not loopback: the token must stay set.
   bool needs_token = false;
 
@@ -535,7 +537,15 @@ void handle_line(control_broker* self, connection_handle hdl, uint64_t serial,
   auto* client = find_client(self, hdl, serial);
   if (client == nullptr)
     return;
-  auto parsed = control::parse_request(line, self->state.config.token);
+  auto& st = self->state;
+  auto parsed = control::parse_request(line, st.config.token);
+  if (parsed.valid && parsed.valid->cmd == control::command::exec
+      && !st.config.allow_exec.value_or(!st.needs_token)) {
+    // Refused before anything reaches the registry: no tenant, no server.
+    send_reply(self, hdl, serial,
+               control::exec_disabled_reply(parsed.valid->id, st.config.allow_exec.has_value()));
+    return;
+  }
   if (!parsed.valid) {
     auto& code = parsed.error_reply["error"]["code"];
     if (code == control::to_string(control::protocol_errc::unauthorized)
@@ -563,6 +573,8 @@ void apply_reload(control_broker* self, const control_config& next) {
   }
   st.config.max_line_bytes = next.max_line_bytes;
   st.config.max_clients = next.max_clients;
+  // Derived (when unset) from the addresses in effect, not the new file's.
+  st.config.allow_exec = next.allow_exec;
   for (auto& [hdl, client] : st.clients)
     client.splitter.set_max_line_bytes(next.max_line_bytes);
 }
@@ -584,7 +596,10 @@ caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set>
     self->state.addresses.push_back(name);
     self->state.needs_token = self->state.needs_token || !l.address.loopback;
   }
-  log().info("control: listening on {}", joined(self->state.addresses));
+  log().info("control: listening on {}{}", joined(self->state.addresses),
+             self->state.config.allow_exec.value_or(!self->state.needs_token)
+               ? ""
+               : "; exec disabled (control.allow_exec)");
   self->set_exit_handler([self](caf::exit_msg& msg) {
     log().info("control: stopping ({} clients connected)", self->state.clients.size());
     // quit() closes the listeners and connections; the state's destructor
@@ -597,8 +612,13 @@ caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set>
       auto source = st.listener_names.count(msg.source) ? st.listener_names[msg.source]
                                                         : std::string{"control"};
       if (st.clients.size() >= st.config.max_clients) {
-        log().warn("control: refusing a client on {}: {} clients connected (control.max_clients)",
-                   source, st.clients.size());
+        // A flood of connections must not flood the log: the 1st, 2nd, 4th,
+        // 8th... refusal is logged, with the running total.
+        auto refused = ++st.refused_clients;
+        if ((refused & (refused - 1)) == 0)
+          log().warn("control: refusing a client on {}: {} clients connected "
+                     "(control.max_clients); {} refused since start",
+                     source, st.clients.size(), refused);
         auto line = control::to_line(control::too_many_clients_reply(st.config.max_clients));
         self->write(msg.handle, line.size(), line.data());
         self->flush(msg.handle);

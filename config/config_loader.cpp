@@ -164,6 +164,7 @@ void visit_fields(Visitor& v, Section& s) {
     v("token", s.token, text_kind::secret);
     v("max_line_bytes", s.max_line_bytes);
     v("max_clients", s.max_clients);
+    v("allow_exec", s.allow_exec);
   } else if constexpr (std::is_same_v<type, metrics_config>) {
     v("sample_interval_ms", s.sample_interval_ms);
     v("history_size", s.history_size);
@@ -183,6 +184,8 @@ void visit_fields(Visitor& v, Section& s) {
 void read_value(const ordered_json& value, const std::string& path, uint32_t& field,
                 problem_list& out);
 void read_value(const ordered_json& value, const std::string& path, bool& field, problem_list& out);
+void read_value(const ordered_json& value, const std::string& path, std::optional<bool>& field,
+                problem_list& out);
 void read_value(const ordered_json& value, const std::string& path, std::string& field,
                 problem_list& out, text_kind kind = text_kind::plain);
 void read_value(const ordered_json& value, const std::string& path,
@@ -272,6 +275,17 @@ void read_value(const ordered_json& value, const std::string& path, bool& field,
     field = value.get<bool>();
   else
     out.push_back({path, expected("boolean", value)});
+}
+
+/// A boolean that may be left unset: null (or no key) means "derive the default".
+void read_value(const ordered_json& value, const std::string& path, std::optional<bool>& field,
+                problem_list& out) {
+  if (value.is_null())
+    field.reset();
+  else if (value.is_boolean())
+    field = value.get<bool>();
+  else
+    out.push_back({path, expected("boolean or null", value)});
 }
 
 void read_value(const ordered_json& value, const std::string& path, std::string& field,
@@ -416,6 +430,12 @@ std::optional<ordered_json> parse_document(const std::string& text, problem_list
         }
         return true;
       };
+  // nlohmann's lexer takes a NUL byte for the end of its input: whatever
+  // follows one would be ignored instead of reported.
+  if (auto nul = text.find('\0'); nul != std::string::npos) {
+    out.push_back({"", "malformed JSON: a NUL byte at offset " + std::to_string(nul)});
+    return std::nullopt;
+  }
   try {
     return ordered_json::parse(text, track);
   } catch (const ordered_json::parse_error& error) {
@@ -459,6 +479,11 @@ public:
 
   void operator()(const char* key, const uint32_t& field) { object_[key] = field; }
   void operator()(const char* key, const bool& field) { object_[key] = field; }
+  void operator()(const char* key, const std::optional<bool>& field) {
+    // null says "unset, derived": writing the derived value instead would
+    // pin it, and a later change of listen would no longer move it.
+    object_[key] = field ? ordered_json(*field) : ordered_json(nullptr);
+  }
   void operator()(const char* key, const std::string& field, text_kind kind) {
     if (mode_ == redaction::reveal_secrets || kind == text_kind::plain)
       object_[key] = field;
@@ -1016,6 +1041,21 @@ runtime_config load_config(const std::string& path) {
   }
 }
 
+bool exec_allowed(const control_config& control) {
+  if (control.allow_exec)
+    return *control.allow_exec;
+  // An address that does not parse cannot be listened on; validate() reports
+  // it. Counting it as non-loopback keeps the answer on the safe side.
+  return std::all_of(control.listen.begin(), control.listen.end(), [](const std::string& address) {
+    std::string_view text = address;
+    if (text.substr(0, unix_scheme.size()) == unix_scheme)
+      return true;
+    auto parsed = parse_host_port(text);
+    auto* ok = std::get_if<listen_address>(&parsed);
+    return ok != nullptr && ok->loopback;
+  });
+}
+
 std::vector<config_problem> validate(const runtime_config& cfg) {
   return config_checker{cfg}.run();
 }
@@ -1055,6 +1095,7 @@ const std::vector<reload_rule>& reload_rules() {
       {{"control", "token"}, e::at_once},
       {{"control", "max_line_bytes"}, e::at_once},
       {{"control", "max_clients"}, e::at_once},
+      {{"control", "allow_exec"}, e::at_once},
       {{"metrics"}, e::at_once},
       {{"metrics", "http_listen"}, e::restart},
       {{"shutdown"}, e::at_once},

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,11 @@ struct control_config {
   uint32_t max_line_bytes = 65536;
   /// Clients beyond this get too_many_clients and are closed.
   uint32_t max_clients = 64;
+  /// Whether the exec command may run command documents. Unset (the
+  /// default) means: allowed when every listen address is loopback or a unix
+  /// socket, refused (exec_disabled) as soon as one is reachable from other
+  /// hosts. exec_allowed() in config/config_loader.hpp derives the value.
+  std::optional<bool> allow_exec;
 };
 
 /// The metrics actor: sampling, history, warnings, Prometheus.

@@ -23,11 +23,20 @@ constexpr std::string_view known_commands[] = {
   "getParameter",     "hostInfo",       "ismaster",      "killOp",
 };
 
-std::optional<std::string> object_problem(bool is_object, size_t size) {
-  if (!is_object)
+/// The driver sends a command to the "$db" its body names, if it names one,
+/// instead of the database it was asked to use (mongoc_cmd_parts_assemble):
+/// a tenant's command could run on admin or another tenant's database. A
+/// key is cut at a NUL byte on its way into BSON, so "$db\u0000x" counts too.
+template <class Json>
+std::optional<std::string> object_problem(const Json& command) {
+  if (!command.is_object())
     return std::string{"a command must be a JSON object such as {\"ping\": 1}"};
-  if (size == 0)
+  if (command.empty())
     return std::string{"a command must not be empty: its first key names the command"};
+  for (auto& [key, value] : command.items())
+    if (std::string_view{key}.substr(0, key.find('\0')) == "$db")
+      return std::string{"a command must not carry \"$db\": it runs on the database it is "
+                         "given (the tenant's), never on one it names"};
   return std::nullopt;
 }
 
@@ -39,13 +48,13 @@ bool is_known_command_name(const std::string& name) {
 }
 
 command_text_result command_text(const nlohmann::ordered_json& command) {
-  if (auto problem = object_problem(command.is_object(), command.size()))
+  if (auto problem = object_problem(command))
     return {std::nullopt, *problem};
   return {command.dump(), {}};
 }
 
 command_text_result command_text(const nlohmann::json& command) {
-  if (auto problem = object_problem(command.is_object(), command.size()))
+  if (auto problem = object_problem(command))
     return {std::nullopt, *problem};
   std::string name;
   for (auto& [key, value] : command.items())

@@ -55,6 +55,8 @@ struct stub_registry_state {
   std::vector<std::pair<caf::typed_response_promise<std::string>, std::string>> gated;
   /// run requests for tenant "hang", never answered.
   std::vector<caf::typed_response_promise<std::string>> hung;
+  /// run requests received (asked for with (main_atom, "runs")).
+  size_t runs = 0;
   static inline const char* name = "stub_registry";
 };
 
@@ -73,6 +75,7 @@ stub_registry(registry_actor::stateful_pointer<stub_registry_state> self) {
     [](retire_atom, const std::string&, caf::actor_id) {},
     [=](run_atom, const std::string& tenant,
         const std::string& command) -> caf::result<std::string> {
+      ++self->state.runs;
       if (tenant == "bad id!")
         return make_error(errc::invalid_tenant_id, "tenant id 'bad id!' is invalid");
       if (tenant == "full")
@@ -93,6 +96,8 @@ stub_registry(registry_actor::stateful_pointer<stub_registry_state> self) {
       return echo(tenant, command);
     },
     [=](main_atom, const std::string& what) -> std::string {
+      if (what == "runs")
+        return std::to_string(self->state.runs);
       if (what == "release") {
         for (auto& [rp, reply] : self->state.gated)
           rp.deliver(reply);
@@ -446,6 +451,34 @@ struct ControlServerTest : ::testing::Test {
   }
 
   line_client tcp_client() { return line_client{connect_tcp(tcp_port())}; }
+
+  /// Port of the first TCP address, whatever its host.
+  uint16_t any_tcp_port() const {
+    for (auto& a : addresses)
+      if (a.rfind("unix:", 0) != 0)
+        return static_cast<uint16_t>(std::stoi(a.substr(a.rfind(':') + 1)));
+    return 0;
+  }
+
+  /// How many run requests reached the stub registry.
+  size_t registry_runs() {
+    size_t runs = 0;
+    self->request(registry, 5s, main_atom::value, std::string{"runs"})
+      .receive([&](std::string& text) { runs = std::stoul(text); },
+               [&](caf::error& err) { ADD_FAILURE() << sys.render(err); });
+    return runs;
+  }
+
+  /// Sends a reload and waits until the broker has applied it.
+  void reload(const control_config& next_control) {
+    runtime_config next;
+    next.control = next_control;
+    self->send(server, reload_atom::value, next);
+    // A reply from the broker to the same sender comes after the reload ran.
+    self->request(server, 5s, control_addrs_atom::value)
+      .receive([](std::vector<std::string>&) {},
+               [&](caf::error& err) { FAIL() << sys.render(err); });
+  }
 
   void stop_server() {
     self->send_exit(server, caf::exit_reason::user_shutdown);
@@ -916,6 +949,96 @@ TEST_F(ControlServerTest, StopClosesClientsAndTheListener) {
   EXPECT_LT(late, 0) << "still listening";
   if (late >= 0)
     ::close(late);
+}
+
+ordered_json ping_exec(ordered_json id, const std::string& tenant = "org1") {
+  return request(std::move(id), "exec", {{"tenant", tenant}, {"command", {{"ping", 1}}}});
+}
+
+TEST_F(ControlServerTest, ExecRefusedWhenAllowExecIsFalseOtherCommandsServed) {
+  auto c = config();
+  c.allow_exec = false;
+  start(c);
+  auto client = tcp_client();
+  auto refused = client.call(ping_exec("e1"));
+  EXPECT_EQ(code_of(refused), "exec_disabled");
+  EXPECT_EQ(refused["id"], "e1");
+  EXPECT_NE(refused["error"]["message"].get<std::string>().find("control.allow_exec is false"),
+            std::string::npos)
+    << refused.dump();
+  // Refused for every tenant id, valid or not, before any validation.
+  EXPECT_EQ(code_of(client.call(ping_exec(2, "bad id!"))), "exec_disabled");
+  EXPECT_EQ(code_of(client.call(ping_exec(3, "../admin"))), "exec_disabled");
+  // A malformed exec is still a protocol error first.
+  EXPECT_EQ(code_of(client.call(request(4, "exec", {{"tenant", "org1"}}))), "bad_request");
+  EXPECT_EQ(client.call(request(5, "stats"))["ok"], true);
+  EXPECT_EQ(client.call(request(6, "health"))["ok"], true);
+  EXPECT_EQ(client.call(request(7, "cleanup"))["ok"], true);
+  EXPECT_EQ(client.call(request(8, "evict", {{"tenant", "org1"}}))["evicted"], true);
+  EXPECT_EQ(client.call(request(9, "config"))["ok"], true);
+  EXPECT_EQ(registry_runs(), 0u);
+}
+
+TEST_F(ControlServerTest, ExecDisabledByDefaultOnANonLoopbackAddress) {
+  auto c = config({"0.0.0.0:0"});
+  c.token = "0123456789abcdef-token";
+  start(c);
+  auto client = line_client{connect_tcp(any_tcp_port())};
+  ASSERT_TRUE(client.connected());
+  auto with_token = [&](ordered_json r) {
+    r["token"] = "0123456789abcdef-token";
+    return r;
+  };
+  auto refused = client.call(with_token(ping_exec(1)));
+  EXPECT_EQ(code_of(refused), "exec_disabled");
+  EXPECT_NE(refused["error"]["message"].get<std::string>().find("not loopback"), std::string::npos)
+    << refused.dump();
+  EXPECT_EQ(refused.dump().find("0123456789abcdef-token"), std::string::npos);
+  // Without the token the client learns nothing, not even that exec is off.
+  EXPECT_EQ(code_of(client.call(ping_exec(2))), "unauthorized");
+  EXPECT_EQ(client.call(with_token(request(3, "stats")))["ok"], true);
+  EXPECT_EQ(registry_runs(), 0u);
+  // Asked for explicitly, exec works on that address too (applied by reload).
+  c.allow_exec = true;
+  reload(c);
+  auto allowed = client.call(with_token(ping_exec(4)));
+  EXPECT_EQ(allowed["ok"], true) << allowed.dump();
+  EXPECT_EQ(registry_runs(), 1u);
+}
+
+TEST_F(ControlServerTest, ReloadSwitchesExecOffAndBackToTheDefault) {
+  start(config({"127.0.0.1:0", "unix:" + socket_path}));
+  auto tcp = tcp_client();
+  auto unix_client = line_client{connect_unix(socket_path)};
+  EXPECT_EQ(tcp.call(ping_exec(1))["ok"], true); // loopback + unix: allowed by default
+  EXPECT_EQ(unix_client.call(ping_exec(2))["ok"], true);
+  auto off = config({"127.0.0.1:0", "unix:" + socket_path});
+  off.allow_exec = false;
+  reload(off);
+  EXPECT_EQ(code_of(tcp.call(ping_exec(3))), "exec_disabled");
+  EXPECT_EQ(code_of(unix_client.call(ping_exec(4))), "exec_disabled");
+  reload(config({"127.0.0.1:0", "unix:" + socket_path})); // unset again
+  EXPECT_EQ(tcp.call(ping_exec(5))["ok"], true);
+  EXPECT_EQ(registry_runs(), 3u);
+}
+
+TEST_F(ControlServerTest, ExecNamingAnotherDatabaseWithDollarDbNeverReachesTheRegistry) {
+  start(config());
+  auto client = tcp_client();
+  // The driver would send such a command to admin instead of the tenant's database.
+  for (auto command : {R"({"ping":1,"$db":"admin"})", R"({"find":"system.users","$db":"admin"})",
+                       R"({"insert":"x","documents":[{}],"$db":"tenant_other"})",
+                       R"({"ping":1,"$db\u0000x":"admin"})"}) {
+    auto reply = client.call(std::string{R"({"id":1,"cmd":"exec","tenant":"org1","command":)"}
+                             + command + "}");
+    EXPECT_EQ(code_of(reply), "bad_command") << command << " -> " << reply.dump();
+    EXPECT_NE(reply.dump().find("$db"), std::string::npos) << reply.dump();
+  }
+  // "$db" deeper down is data, not a target.
+  auto nested = client.call(
+    R"({"id":2,"cmd":"exec","tenant":"org1","command":{"insert":"x","documents":[{"$db":"admin"}]}})");
+  EXPECT_EQ(nested["ok"], true) << nested.dump();
+  EXPECT_EQ(registry_runs(), 1u);
 }
 
 } // namespace

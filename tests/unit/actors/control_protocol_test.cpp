@@ -62,6 +62,17 @@ TEST(ControlProtocolTest, NotJsonIsBadJsonWithoutId) {
   }
 }
 
+TEST(ControlProtocolTest, NulByteAnywhereIsBadJson) {
+  // nlohmann alone would stop at the NUL and accept the request before it.
+  for (auto line : {std::string{"{\"cmd\":\"stats\"}\0", 16},
+                    std::string{"{\"cmd\":\"stats\"}\0{\"x\":1}", 23},
+                    std::string{"{\"cmd\":\"st\0ats\"}", 16}, std::string{"\0", 1}}) {
+    auto result = parse_request(line, "");
+    EXPECT_EQ(error_code(result), "bad_json");
+    EXPECT_NE(error_message(result).find("NUL byte"), std::string::npos);
+  }
+}
+
 TEST(ControlProtocolTest, NonObjectMessageNamesTheType) {
   EXPECT_NE(error_message(parse_request("[1]", "")).find("array"), std::string::npos);
 }
@@ -158,6 +169,18 @@ TEST(ControlProtocolTest, LineTooLongAndTooManyClientsBuilders) {
   auto busy = too_many_clients_reply(64);
   EXPECT_EQ(busy.at("error").at("code"), "too_many_clients");
   EXPECT_EQ(busy.at("ok"), false);
+}
+
+TEST(ControlProtocolTest, ExecDisabledSaysWhy) {
+  auto explicit_off = exec_disabled_reply(ordered_json("e1"), true);
+  EXPECT_EQ(explicit_off["id"], "e1");
+  EXPECT_EQ(explicit_off["ok"], false);
+  EXPECT_EQ(explicit_off["error"]["code"], "exec_disabled");
+  EXPECT_NE(explicit_off["error"]["message"].get<std::string>().find("control.allow_exec is false"),
+            std::string::npos);
+  auto derived = exec_disabled_reply(std::nullopt, false);
+  EXPECT_FALSE(derived.contains("id"));
+  EXPECT_NE(derived["error"]["message"].get<std::string>().find("not loopback"), std::string::npos);
 }
 
 TEST(ControlProtocolTest, ToLineIsOneLineAndSurvivesInvalidUtf8) {

@@ -132,6 +132,7 @@ TEST(ConfigLoader, DefaultsAreTheDocumentedValues) {
   EXPECT_EQ(cfg.control.token, "");
   EXPECT_EQ(cfg.control.max_line_bytes, 65536u);
   EXPECT_EQ(cfg.control.max_clients, 64u);
+  EXPECT_EQ(cfg.control.allow_exec, std::nullopt);
   EXPECT_EQ(cfg.metrics.sample_interval_ms, 10000u);
   EXPECT_EQ(cfg.metrics.history_size, 100u);
   EXPECT_EQ(cfg.metrics.warn_total_connections, 30u);
@@ -261,6 +262,82 @@ TEST(ConfigLoader, ControlListenRejectsOtherTypesAndNamesTheBadElement) {
   EXPECT_TRUE(contains(problems[0].reason, "expected string"));
   EXPECT_EQ(problems[1].path, "control.listen[2]");
   EXPECT_TRUE(contains(problems[1].reason, "needs control.token"));
+}
+
+TEST(ConfigLoader, NulByteIsMalformedJsonNotTheEndOfTheFile) {
+  // Without the check, nlohmann stops at the NUL and ignores what follows.
+  auto problems = problems_of(std::string{"{}\0{\"registry\": 5}", 18});
+  ASSERT_EQ(problems.size(), 1u) << listed(problems);
+  EXPECT_EQ(problems[0].path, "");
+  EXPECT_TRUE(contains(problems[0].reason, "NUL byte at offset 2"));
+}
+
+// -- control.allow_exec ------------------------------------------------------------------------
+
+TEST(ConfigLoader, DefaultControlSocketIsLoopbackOnlyWithExecAllowed) {
+  auto cfg = parse("{}");
+  ASSERT_EQ(cfg.control.listen, std::vector<std::string>{"127.0.0.1:7070"});
+  EXPECT_EQ(cfg.control.token, "");
+  EXPECT_EQ(cfg.control.allow_exec, std::nullopt);
+  EXPECT_TRUE(exec_allowed(cfg.control));
+  // Without a token, no address other hosts can reach is accepted at all.
+  for (auto address : {"0.0.0.0:7070", "10.1.2.3:7070", "[::]:7070", "[2001:db8::1]:7070"}) {
+    cfg.control.listen = {address};
+    expect_single_problem(cfg, "control.listen[0]", "needs control.token");
+  }
+}
+
+TEST(ConfigLoader, AllowExecDefaultsFromTheListenAddresses) {
+  control_config control;
+  control.token = "0123456789abcdef";
+  control.listen = {"127.0.0.1:7070", "unix:/run/t.sock", "localhost:1", "[::1]:2", "127.9.9.9:3"};
+  EXPECT_TRUE(exec_allowed(control));
+  control.listen = {"unix:/run/t.sock"};
+  EXPECT_TRUE(exec_allowed(control));
+  // One address reachable from other hosts turns the default off.
+  for (auto address : {"0.0.0.0:7070", "192.168.1.10:7070", "[::]:7070"}) {
+    control.listen = {"unix:/run/t.sock", address};
+    EXPECT_FALSE(exec_allowed(control)) << address;
+  }
+  // An address that does not parse counts as non-loopback (the safe side).
+  control.listen = {"127.0.0.1:7070", "db.example.net:7070"};
+  EXPECT_FALSE(exec_allowed(control));
+}
+
+TEST(ConfigLoader, AllowExecExplicitValueWinsOverTheDefault) {
+  auto on = parse(R"({"control": {"listen": ["0.0.0.0:7070"], "token": "0123456789abcdef",
+                                    "allow_exec": true}})");
+  EXPECT_EQ(on.control.allow_exec, std::optional<bool>{true});
+  EXPECT_TRUE(exec_allowed(on.control));
+  auto off = parse(R"({"control": {"allow_exec": false}})");
+  EXPECT_EQ(off.control.allow_exec, std::optional<bool>{false});
+  EXPECT_FALSE(exec_allowed(off.control));
+  auto unset = parse(R"({"control": {"allow_exec": null}})");
+  EXPECT_EQ(unset.control.allow_exec, std::nullopt);
+  EXPECT_TRUE(exec_allowed(unset.control));
+}
+
+TEST(ConfigLoader, AllowExecRejectsOtherTypes) {
+  expect_single_problem(problems_of(R"({"control": {"allow_exec": "yes"}})"), "control.allow_exec",
+                        "expected boolean or null, got string");
+  expect_single_problem(problems_of(R"({"control": {"allow_exec": 1}})"), "control.allow_exec",
+                        "expected boolean or null, got unsigned integer 1");
+  expect_single_problem(problems_of(R"({"control": {"allow_exec": [true]}})"),
+                        "control.allow_exec", "expected boolean or null, got array");
+}
+
+TEST(ConfigLoader, AllowExecIsWrittenBackAsSetOrNull) {
+  runtime_config cfg;
+  EXPECT_TRUE(to_json(cfg)["control"]["allow_exec"].is_null());
+  cfg.control.allow_exec = false;
+  EXPECT_EQ(to_json(cfg)["control"]["allow_exec"], false);
+  // What to_json() writes reads back as the same tri-state.
+  for (std::optional<bool> value : {std::optional<bool>{}, std::optional<bool>{true},
+                                    std::optional<bool>{false}}) {
+    cfg.control.allow_exec = value;
+    auto back = parse(to_json(cfg, redaction::reveal_secrets).dump());
+    EXPECT_EQ(back.control.allow_exec, value);
+  }
 }
 
 TEST(ConfigLoader, RejectsUnknownKeyWithItsPath) {
@@ -944,6 +1021,9 @@ TEST(ConfigLoaderExamples, ExamplesHaveTheDocumentedSettings) {
   EXPECT_EQ(production.control.listen,
             (std::vector<std::string>{"127.0.0.1:7070", "unix:/run/tenantrt/control.sock"}));
   for (const auto* cfg : {&dev, &production}) {
+    // Left to its default, which allows exec on these loopback/unix sockets.
+    EXPECT_EQ(cfg->control.allow_exec, std::nullopt);
+    EXPECT_TRUE(exec_allowed(cfg->control));
     EXPECT_EQ(cfg->control.token, ""); // set through TENANTRT_CONTROL_TOKEN, never in a file
     EXPECT_EQ(cfg->metrics.http_listen, "127.0.0.1:9464");
     EXPECT_EQ(cfg->shutdown.drain_timeout_ms, 10000u);
@@ -1005,7 +1085,8 @@ TEST(ConfigLoader, ToJsonWritesEveryKeyInTheFileLayout) {
   EXPECT_EQ(json["registry"].size(), 8u);
   EXPECT_EQ(json["registry"]["quarantine"].size(), 4u);
   EXPECT_TRUE(json["routing"]["exact"].is_object());
-  EXPECT_EQ(json["control"].size(), 4u);
+  EXPECT_EQ(json["control"].size(), 5u);
+  EXPECT_TRUE(json["control"]["allow_exec"].is_null()); // unset: derived from listen
   EXPECT_EQ(json["control"]["listen"], nlohmann::ordered_json::array({"127.0.0.1:7070"}));
   EXPECT_EQ(json["metrics"].size(), 6u);
   EXPECT_EQ(json["shutdown"].size(), 1u);
@@ -1172,6 +1253,7 @@ TEST(ConfigReload, ClassifiesEveryKeyOnItsOwn) {
     {"/control/token", "0123456789abcdef", "control.token", e::at_once},
     {"/control/max_line_bytes", 2048, "control.max_line_bytes", e::at_once},
     {"/control/max_clients", 8, "control.max_clients", e::at_once},
+    {"/control/allow_exec", false, "control.allow_exec", e::at_once},
     {"/metrics/sample_interval_ms", 500, "metrics.sample_interval_ms", e::at_once},
     {"/metrics/history_size", 9, "metrics.history_size", e::at_once},
     {"/metrics/warn_total_connections", 9, "metrics.warn_total_connections", e::at_once},
