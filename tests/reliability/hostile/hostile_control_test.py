@@ -340,9 +340,6 @@ def scenario_many_clients(stack):
 
 def scenario_slow_clients(stack):
     config = stack.base_config(max_clients=16)
-    # A pool that does not grow under the finds: the descriptor count then
-    # compares control connections only.
-    config["clusters"]["default"].update(min_pool_size=4, max_pool_size=4)
     stack.start_daemon(config)
     baseline_fds = stack.settled_fd_count()
     rss_before = stack.rss_kb()
