@@ -104,7 +104,7 @@ def fuzz_connection(address, seed, lines_total, results, index):
     tag = "c%d" % index
     client = LineClient(address, timeout=60)
     stats = {"lines": 0, "well_formed": 0, "garbage": 0, "blank": 0, "replies": 0,
-             "categories": {}, "codes": {}, "mutated_valid": 0}
+             "categories": {}, "codes": {}, "outcomes": {}, "mutated_valid": 0}
     inserted = []  # (tenant, id) of inserts whose batch has been answered
     pending = []  # (tenant, id) of inserts in the batch being sent
     sent_total = 0
@@ -123,6 +123,11 @@ def fuzz_connection(address, seed, lines_total, results, index):
                 batch.append((line, outcome, None, None))
                 stats["garbage"] += 1
                 stats["categories"][category] = stats["categories"].get(category, 0) + 1
+                # What the line must get (verified below, line by line for
+                # protocol errors): no reply, a protocol code, or a runtime answer.
+                key = "%s:%s" % (category, outcome[1] if outcome[0] == "protocol" else
+                                 "no reply" if outcome[0] == "blank" else "runtime")
+                stats["outcomes"][key] = stats["outcomes"].get(key, 0) + 1
                 if outcome[0] == "blank":
                     stats["blank"] += 1
                 elif outcome[0] == "valid":
@@ -196,11 +201,11 @@ def scenario_fuzz(stack):
     check(c.call({"id": "after", "cmd": "health"})["id"] == "after", "health after the fuzz")
     c.close()
     total = {"lines": 0, "well_formed": 0, "garbage": 0, "blank": 0, "replies": 0,
-             "mutated_valid": 0, "categories": {}, "codes": {}}
+             "mutated_valid": 0, "categories": {}, "codes": {}, "outcomes": {}}
     for r in results:
         for key in ("lines", "well_formed", "garbage", "blank", "replies", "mutated_valid"):
             total[key] += r[key]
-        for key in ("categories", "codes"):
+        for key in ("categories", "codes", "outcomes"):
             for k, v in r[key].items():
                 total[key][k] = total[key].get(k, 0) + v
     check(total["lines"] == 10000, "sent %d lines" % total["lines"])
