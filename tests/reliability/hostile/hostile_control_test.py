@@ -534,12 +534,15 @@ def scenario_secrets(stack):
     check(rc == 0, "exit status %s" % rc)
     log = stack.log_text()
     check("control: exec from" in log, "the log is not at debug level")
+    # The URI is logged, redacted: the grep below looks where the password would be.
+    check("svc:***@" in log, "the secure cluster's URI is not in the log")
     for secret in (PASSWORD, TOKEN, TOKEN[:16]):
         for where, text in (("log", log), ("tenantctl", cli_text),
                             ("replies", b"\n".join(replies).decode("utf-8", "replace"))):
             check(secret not in text, "%s contains a secret (%d characters)" % (where, len(secret)))
     return {"bad_tokens": len(wrong), "replies_checked": len(replies),
-            "log_lines_checked": log.count("\n"), "failed_exec_code": error_code(failed)}
+            "log_lines_checked": log.count("\n"), "failed_exec_code": error_code(failed),
+            "failed_exec_message": failed["error"]["message"][:160]}
 
 
 # --- exec_disabled
