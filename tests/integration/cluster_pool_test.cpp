@@ -446,6 +446,39 @@ TEST_F(ClusterPoolTest, ServerDownIsUnreachableWithinSelectionTimeoutThenRecover
   EXPECT_EQ(sockets_become(1), 1u);
 }
 
+TEST_F(ClusterPoolTest, RefusedConnectsBackOffAndOneProbeRecovers) {
+  auto settings = small_settings();
+  settings.server_selection_timeout_ms = 1000; // back-off cap: 500 ms
+  auto& pool = make_pool(settings);
+  ASSERT_EQ(pool.run("admin", ping_json).code, errc::none);
+
+  server_->stop();
+  // 3 s of callers back to back: without a back-off each call would connect
+  // (and wait the selection timeout); with it most fail at once and only a
+  // probe now and then tries the server.
+  size_t calls = 0;
+  auto until = steady_clock::now() + 3s;
+  while (steady_clock::now() < until) {
+    auto outcome = pool.run("admin", ping_json);
+    ++calls;
+    ASSERT_EQ(outcome.code, errc::server_unreachable) << outcome.message;
+    EXPECT_NE(outcome.message.find("pool test"), std::string::npos) << outcome.message;
+  }
+  auto down = pool.counters();
+  EXPECT_GT(down.backoff_rejections_total, 0u);
+  EXPECT_GT(calls, down.connect_failures_total * 3) << calls << " calls";
+  EXPECT_LE(down.connect_failures_total, 5u);
+  EXPECT_GE(down.backoff_ms, 100u);
+  EXPECT_LE(down.backoff_ms, 500u);
+
+  server_->start();
+  auto restarted = steady_clock::now();
+  ASSERT_TRUE(eventually([&] { return pool.run("admin", ping_json).code == errc::none; }, 10s));
+  // Within the cap plus one selection, with slack for a loaded machine.
+  EXPECT_LE(steady_clock::now() - restarted, 3500ms);
+  EXPECT_EQ(pool.counters().backoff_ms, 0u);
+}
+
 TEST_F(ClusterPoolTest, QuickRestartIsInvisibleToReadsButNotToWrites) {
   auto settings = small_settings();
   settings.min_pool_size = 2;
