@@ -14,9 +14,26 @@ namespace {
 
 using tenant_pointer = tenant_actor::stateful_pointer<tenant_actor_state>;
 
-void arm_idle_timer(tenant_pointer self) {
-  self->delayed_send(self, self->state.idle_timeout, idle_atom::value,
-                     ++self->state.idle_generation);
+void schedule_idle_check(tenant_pointer self, caf::timespan delay) {
+  self->state.idle_timer_pending = true;
+  self->delayed_send(self, delay, idle_atom::value, self->state.idle_generation);
+}
+
+/// Idle from now on: the timer already pending (if any) re-checks the time
+/// when it fires instead of a new timer per operation.
+void mark_idle(tenant_pointer self) {
+  auto& st = self->state;
+  st.idle_since = self->clock().now();
+  if (!st.idle_timer_pending)
+    schedule_idle_check(self, st.idle_timeout);
+}
+
+/// A new timeout applies at once: the pending timer (old timeout) goes stale.
+void restart_idle_timer(tenant_pointer self) {
+  auto& st = self->state;
+  ++st.idle_generation;
+  st.idle_since = self->clock().now();
+  schedule_idle_check(self, st.idle_timeout);
 }
 
 caf::typed_response_promise<std::string> start_operation(tenant_pointer self,
@@ -25,8 +42,7 @@ caf::typed_response_promise<std::string> start_operation(tenant_pointer self,
   auto promise = self->make_response_promise<std::string>();
   auto op_id = ++st.next_op_id;
   st.pending.emplace(op_id, promise);
-  ++st.counters.inflight;
-  ++st.idle_generation; // busy: no idle timer may retire us now
+  ++st.counters.inflight; // busy: the idle timer will not retire us now
   log().debug("tenant {} op {} started", st.target.tenant_id, op_id);
   // Runs on an executor thread: only enqueue a message from there.
   auto me = caf::actor_cast<tenant_actor>(self);
@@ -78,22 +94,30 @@ tenant_actor::behavior_type active_behavior(tenant_pointer self) {
     [=](stats_atom) { return self->state.counters; },
     [=](touch_atom) {
       if (self->state.counters.inflight == 0)
-        arm_idle_timer(self);
+        mark_idle(self);
     },
     [=](reload_atom, caf::timespan idle_timeout) {
       self->state.idle_timeout = idle_timeout;
       if (self->state.counters.inflight == 0)
-        arm_idle_timer(self);
+        restart_idle_timer(self);
     },
     [=](drain_atom) { begin_drain(self); },
     [=](done_atom, uint64_t op_id, command_outcome& outcome) {
       if (finish_operation(self, op_id, outcome) && self->state.counters.inflight == 0)
-        arm_idle_timer(self);
+        mark_idle(self);
     },
     [=](idle_atom, uint64_t generation) {
       auto& st = self->state;
-      if (generation != st.idle_generation || st.counters.inflight > 0)
-        return; // stale timer, or busy since it was armed
+      if (generation != st.idle_generation)
+        return; // armed before a reload; the reload armed its own
+      st.idle_timer_pending = false;
+      if (st.counters.inflight > 0)
+        return; // busy: the last op to finish starts the idle clock again
+      auto idle_for = self->clock().now() - st.idle_since;
+      if (idle_for < st.idle_timeout) {
+        schedule_idle_check(self, st.idle_timeout - idle_for);
+        return;
+      }
       self->send(st.supervisor, retire_atom::value, st.target.tenant_id, self->id());
     },
   };
@@ -132,7 +156,7 @@ tenant_impl(tenant_pointer self, tenant_target target,
   st.channel = std::move(channel);
   st.supervisor = std::move(supervisor);
   st.idle_timeout = idle_timeout;
-  arm_idle_timer(self);
+  mark_idle(self);
   return active_behavior(self);
 }
 

@@ -7,7 +7,7 @@
 //
 //   spawn --> active --drain--> draining --last op done--> (quit)
 //               |  ^               (runs refused: shutting_down)
-//      run/done |  | touch: re-arm idle timer
+//      run/done |  | touch: idle clock restarts (one timer in flight at most)
 //               +--+
 //   active --idle timer, nothing in flight--> retire request to supervisor
 
@@ -17,6 +17,7 @@
 #include <string>
 #include <unordered_map>
 
+#include <caf/actor_clock.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -39,8 +40,14 @@ struct tenant_actor_state {
   tenant_supervisor_actor supervisor;
   caf::timespan idle_timeout{};
   tenant_lifecycle lifecycle = tenant_lifecycle::active;
-  /// Bumped on every (re-)arm; a timer carrying an older value is stale.
+  /// Bumped when the timeout changes; a timer carrying an older value is stale.
   uint64_t idle_generation = 0;
+  /// When the tenant last became idle (last op done or touch), actor clock.
+  caf::actor_clock::time_point idle_since{};
+  /// One idle timer at most is pending: re-arming on every touch would keep
+  /// each old timer (~256 B) in CAF's clock until it fired, i.e. for a whole
+  /// idle timeout per operation.
+  bool idle_timer_pending = false;
   uint64_t next_op_id = 0;
   std::unordered_map<uint64_t, caf::typed_response_promise<std::string>> pending;
   tenant_counters counters;

@@ -1,4 +1,4 @@
-// The tenant actor alone: counters, idle timer by generation, drain.
+// The tenant actor alone: counters, one idle timer re-checked on expiry, drain.
 
 #include "actors/tenant.hpp"
 
@@ -91,6 +91,25 @@ TEST_F(TenantTest, TouchRestartsTheIdleTimer) {
   advance(std::chrono::duration_cast<caf::timespan>(20s)); // t=70: first timer stale
   EXPECT_TRUE(retire_requests->empty());
   advance(std::chrono::duration_cast<caf::timespan>(40s)); // t=110: touched timer due
+  EXPECT_EQ(retire_requests->size(), 1u);
+}
+
+TEST_F(TenantTest, ManyTouchesAndOpsKeepOneIdleTimerPending) {
+  // A timer per operation would sit in CAF's clock for a whole idle timeout
+  // (~256 B each): 1,000 ops/s would hold 5 minutes of them.
+  for (int i = 0; i < 500; ++i) {
+    caf::anon_send(tenant, touch_atom::value);
+    auto op = run_cmd();
+    backend->finish_all("org1");
+    run();
+    advance(std::chrono::duration_cast<caf::timespan>(10ms));
+  }
+  EXPECT_EQ(counters().ops, 500u);
+  EXPECT_EQ(sched.clock().schedule().size(), 1u);
+  // Still retired one timeout after the last activity, not after the first.
+  advance(std::chrono::duration_cast<caf::timespan>(59s));
+  EXPECT_TRUE(retire_requests->empty());
+  advance(std::chrono::duration_cast<caf::timespan>(1s));
   EXPECT_EQ(retire_requests->size(), 1u);
 }
 
