@@ -16,14 +16,16 @@ scale=${DURATION_SCALE:-1}
 tenantload=$build_dir/tenantload
 [ -x "$tenantload" ] || { echo "bench/run.sh: $tenantload not built (make bench builds it)" >&2; exit 1; }
 
+table=$(mktemp /tmp/tenantload-table.XXXXXX)
+trap 'rm -f "$table"' EXIT
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for scenario in steady burst idle-reap; do
   echo "== tenantload $scenario (all modes)" >&2
   "$tenantload" --scenario "$source_dir/tools/scenarios/$scenario.json" --dev-server --mode all \
     --duration-scale "$scale" --report "$out_dir/$scenario.json" --plot "$out_dir/$scenario.svg" \
-    >"$out_dir/$scenario.txt"
-  cat "$out_dir/$scenario.txt"
+    >"$table"
+  cat "$table"
 done
 
 # Microbenchmarks (bench/*.cpp, built with -DTENANTRT_BENCH=ON), if present.
@@ -137,7 +139,7 @@ if m0:
     mi = m0["machine"]
     w(f"- CPUs: {mi['cpus']} ({mi['model']})")
     w(f"- Kernel: {mi['kernel']}")
-w(f"- Load average before the run: {load_before}; after: {open('/proc/loadavg').read().split()[0:3]}")
+w(f"- Load average before the run: {load_before}; after: {' '.join(open('/proc/loadavg').read().split()[0:3])}")
 w(f"- Duration scale: {scale}")
 w("")
 w("## Targets")
@@ -227,7 +229,7 @@ if mem:
 w("## Files")
 w("")
 w("`bench/<scenario>.json` (every figure and the 100 ms / 1 s time series), `bench/<scenario>.svg`")
-w("(the plots above), `bench/<scenario>.txt` (tenantload's table), `bench/registry_acquire.json`")
+w("(the plots above), `bench/registry_acquire.json`")
 w("and `bench/idle_tenant_memory.json` when the microbenchmarks ran.")
 with open(os.path.join(out_dir, "REPORT.md"), "w") as f:
     f.write("\n".join(lines) + "\n")
