@@ -265,6 +265,12 @@ struct control_server_state {
   uint64_t refused_clients = 0;
   /// Some listener is not loopback: the token must stay set.
   bool needs_token = false;
+  /// The daemon is stopping: listeners closed, new requests answered
+  /// shutting_down, requests in flight still get their replies.
+  bool draining = false;
+  /// Asked to exit: quits once no request is in flight (or at a deadline).
+  bool quitting = false;
+  caf::exit_reason quit_reason = caf::exit_reason::user_shutdown;
 
   ~control_server_state() {
     // Runs when the broker ends, whatever the reason.
@@ -330,12 +336,15 @@ void send_reply(control_broker* self, connection_handle hdl, uint64_t serial,
   send_line(self, hdl, serial, control::to_line(reply));
 }
 
+void quit_when_settled(control_broker* self);
+
 /// The reply line to a request that was in flight.
 void settle_line(control_broker* self, connection_handle hdl, uint64_t serial,
                  const std::string& line) {
   if (auto* client = find_client(self, hdl, serial); client != nullptr && client->inflight > 0)
     --client->inflight;
   send_line(self, hdl, serial, line);
+  quit_when_settled(self);
 }
 
 /// The reply to a request that was in flight.
@@ -539,6 +548,12 @@ void handle_line(control_broker* self, connection_handle hdl, uint64_t serial,
     return;
   auto& st = self->state;
   auto parsed = control::parse_request(line, st.config.token);
+  if (parsed.valid && st.draining) {
+    send_reply(self, hdl, serial,
+               control::error_reply(parsed.valid->id, errc::shutting_down,
+                                    "tenantrtd is shutting down; no new work is taken"));
+    return;
+  }
   if (parsed.valid && parsed.valid->cmd == control::command::exec
       && !st.config.allow_exec.value_or(!st.needs_token)) {
     // Refused before anything reaches the registry: no tenant, no server.
@@ -579,6 +594,34 @@ void apply_reload(control_broker* self, const control_config& next) {
     client.splitter.set_max_line_bytes(next.max_line_bytes);
 }
 
+size_t requests_in_flight(const control_server_state& st) {
+  size_t total = st.jobs.size();
+  for (auto& [hdl, client] : st.clients)
+    total += client.inflight;
+  return total;
+}
+
+/// Once asked to exit, the last reply in flight ends the broker: clients get
+/// every answer (or shutting_down) before their connection closes.
+void quit_when_settled(control_broker* self) {
+  if (self->state.quitting && requests_in_flight(self->state) == 0)
+    self->quit(self->state.quit_reason);
+}
+
+/// No new connections or requests; what is in flight still gets its reply.
+void begin_drain(control_broker* self) {
+  auto& st = self->state;
+  if (st.draining)
+    return;
+  st.draining = true;
+  for (auto& [hdl, name] : st.listener_names)
+    self->close(hdl);
+  if (st.listeners)
+    st.listeners->remove_socket_files();
+  log().info("control: draining: listeners closed, {} clients connected, {} requests in flight",
+             st.clients.size(), requests_in_flight(st));
+}
+
 caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set> listeners,
                              control_config config, control_hooks hooks,
                              control_server_limits limits) {
@@ -601,10 +644,21 @@ caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set>
                ? ""
                : "; exec disabled (control.allow_exec)");
   self->set_exit_handler([self](caf::exit_msg& msg) {
-    log().info("control: stopping ({} clients connected)", self->state.clients.size());
+    auto& st = self->state;
+    auto inflight = requests_in_flight(st);
+    log().info("control: stopping ({} clients connected, {} requests in flight)",
+               st.clients.size(), inflight);
     // quit() closes the listeners and connections; the state's destructor
-    // removes the unix socket files.
-    self->quit(msg.reason);
+    // removes the unix socket files. Replies still due get a short grace.
+    begin_drain(self);
+    st.quitting = true;
+    st.quit_reason = msg.reason == caf::exit_reason::kill ? caf::exit_reason::kill
+                                                           : caf::exit_reason::user_shutdown;
+    if (msg.reason == caf::exit_reason::kill || inflight == 0) {
+      self->quit(st.quit_reason);
+      return;
+    }
+    self->delayed_send(self, std::chrono::seconds{2}, drain_deadline_atom::value);
   });
   return {
     [=](const caf::io::new_connection_msg& msg) {
@@ -663,8 +717,11 @@ caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set>
         return;
       log().debug("control: client {} disconnected", i->second.peer);
       self->state.clients.erase(i);
+      quit_when_settled(self);
     },
     [=](const caf::io::acceptor_closed_msg& msg) {
+      if (self->state.draining)
+        return; // Closed by begin_drain.
       auto i = self->state.listener_names.find(msg.handle);
       log().error("control: stopped listening on {}",
                   i != self->state.listener_names.end() ? i->second : std::string{"?"});
@@ -708,6 +765,17 @@ caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set>
     },
     [=](reload_atom, const runtime_config& next) { apply_reload(self, next.control); },
     [=](control_addrs_atom) { return self->state.addresses; },
+    [=](drain_atom) {
+      begin_drain(self);
+      return true;
+    },
+    [=](drain_deadline_atom) {
+      if (!self->state.quitting)
+        return;
+      log().warn("control: {} replies still due after the grace period; closing anyway",
+                 requests_in_flight(self->state));
+      self->quit(self->state.quit_reason);
+    },
   };
 }
 

@@ -262,8 +262,14 @@ bool runtime::evict(const std::string& tenant_id, std::chrono::milliseconds time
 }
 
 bool runtime::shutdown(std::chrono::milliseconds drain_timeout) {
+  auto drained = drain(drain_timeout);
+  own_system_.reset(); // waits for every actor
+  return drained;
+}
+
+bool runtime::drain(std::chrono::milliseconds drain_timeout) {
   if (stopped_.exchange(true))
-    return true;
+    return drained_;
   bool drained = false;
   {
     caf::scoped_actor self{*system_};
@@ -281,7 +287,7 @@ bool runtime::shutdown(std::chrono::milliseconds drain_timeout) {
   backend_->shutdown();
   executor_->shutdown();
   log().info("tenantrt stopped ({})", drained ? "drained" : "drain timed out");
-  own_system_.reset(); // waits for every actor
+  drained_ = drained;
   return drained;
 }
 

@@ -116,6 +116,12 @@ public:
   /// work finished in time. Idempotent.
   bool shutdown(std::chrono::milliseconds drain_timeout = std::chrono::seconds{10});
 
+  /// shutdown() without stopping the actor system it owns: for a service
+  /// whose own actors in that system (e.g. tenantrtd's control server) must
+  /// still send the drained operations' replies. shutdown() later only waits
+  /// for the system. Returns what shutdown() would; idempotent.
+  bool drain(std::chrono::milliseconds drain_timeout = std::chrono::seconds{10});
+
   /// Applies what can change at run time (limits, timeouts, thresholds,
   /// log level) from next and reports what needs a restart.
   reload_result reload(const runtime_config& next);
@@ -153,6 +159,7 @@ private:
   /// Guards config_ against reload() racing config().
   mutable std::mutex config_mutex_;
   std::atomic<bool> stopped_{false};
+  bool drained_ = false;
 };
 
 /// Builds a result from an error raised by the actors.

@@ -7,22 +7,29 @@
 // Signals (taken by sigwait on the main thread; blocked before any thread
 // exists so the runtime's and CAF's threads inherit the mask):
 //   SIGHUP           re-read FILE and apply it, as the control command `reload`
-//   SIGTERM, SIGINT  stop the control server (no new work), drain in-flight
-//                    operations up to shutdown.drain_timeout_ms, close every
-//                    connection, exit 0
+//   SIGTERM, SIGINT  the control server stops accepting (new requests on open
+//                    connections get shutting_down), in-flight operations
+//                    drain up to shutdown.drain_timeout_ms and every request
+//                    gets its reply, every connection closes, exit 0. A driver
+//                    call still blocked a few seconds past the deadline is
+//                    abandoned: the process exits anyway (the kernel closes
+//                    its socket).
 //
 // Exit status: 0 after a signalled stop; 2 when it cannot start with this
 // configuration (config_error, a URI the driver refuses, a control address
 // that cannot be bound, bad arguments); 1 for any other failure.
 
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <ctime>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <pthread.h>
@@ -216,8 +223,52 @@ std::vector<std::string> listening_addresses(caf::actor_system& system, const ca
   return out;
 }
 
+/// Closes the control server's listeners; requests arriving on open
+/// connections get shutting_down, those in flight still get their replies.
+void drain_control_server(caf::actor_system& system, const caf::actor& control) {
+  caf::scoped_actor self{system};
+  self->request(control, std::chrono::seconds{5}, tenantrt::drain_atom::value)
+    .receive([](bool) {},
+             [](caf::error&) {
+               tenantrt::log().warn("control server did not confirm the drain; draining anyway");
+             });
+}
+
+/// Bounds the stop: a driver call blocked inside mongoc cannot be
+/// interrupted, and waiting for its socket timeout would outlast any drain
+/// deadline a supervisor (systemd's TimeoutStopSec) allows.
+class stop_watchdog {
+public:
+  explicit stop_watchdog(std::chrono::milliseconds limit)
+    : thread_([this, limit] {
+        std::unique_lock<std::mutex> lock{mutex_};
+        if (done_cv_.wait_for(lock, limit, [this] { return done_; }))
+          return;
+        tenantrt::log().error("stop took over {} ms: driver calls still blocked past the drain "
+                              "deadline are abandoned; exiting now",
+                              limit.count());
+        tenantrt::log().flush();
+        std::_Exit(0);
+      }) {}
+
+  ~stop_watchdog() {
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      done_ = true;
+    }
+    done_cv_.notify_one();
+    thread_.join();
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 /// Stops the control server and waits until it is gone (sockets closed,
-/// unix socket files removed), so no client can start work during the drain.
+/// unix socket files removed); replies still due get a short grace.
 void stop_control_server(caf::actor_system& system, const caf::actor& control) {
   caf::scoped_actor self{system};
   self->monitor(control);
@@ -342,9 +393,14 @@ int main(int argc, char** argv) {
   tenantrt::log().info("{}: stopping; in-flight work has up to {} ms to finish",
                        signal_number == SIGINT ? "SIGINT" : "SIGTERM", drain_timeout.count());
   reload.stop();
+  // Grace past the deadline: the control server's 2 s for replies still due,
+  // and a moment for the pools to close.
+  stop_watchdog watchdog{drain_timeout + std::chrono::seconds{4}};
+  drain_control_server(rt->system(), control);
+  bool drained = rt->drain(drain_timeout);
   stop_control_server(rt->system(), control);
   control = nullptr;
-  bool drained = rt->shutdown(drain_timeout);
+  rt->shutdown(drain_timeout);
   tenantrt::log().info("tenantrtd stopped in {} ({})", millis_since(stopping),
                        drained ? "all in-flight work finished"
                                : "drain timeout: unfinished work failed with shutting_down");
