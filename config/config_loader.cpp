@@ -441,6 +441,10 @@ std::optional<ordered_json> parse_document(const std::string& text, problem_list
   } catch (const ordered_json::parse_error& error) {
     out.push_back({"", "malformed JSON: " + parse_error_text(error.what())});
     return std::nullopt;
+  } catch (const ordered_json::out_of_range& error) {
+    // A number beyond double's range (1e400) is out_of_range 406, not a parse_error.
+    out.push_back({"", "malformed JSON: " + parse_error_text(error.what())});
+    return std::nullopt;
   }
 }
 
