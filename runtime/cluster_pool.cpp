@@ -972,6 +972,16 @@ void parse_command(const std::string& command_json, parsed_command& out) {
     out.error = "the first key must be a command name, not '" + out.name + "'";
     return;
   }
+  // The driver sends a command to the database its "$db" key names, not to
+  // the one we pass: a tenant could reach admin. The control socket and the
+  // facade refuse it earlier; this covers CAF callers sending raw text.
+  while (bson_iter_next(&iter)) {
+    if (std::string_view{bson_iter_key(&iter)} == "$db") {
+      out.error = "a command must not name its database with \"$db\"; the tenant's "
+                  "database is used";
+      return;
+    }
+  }
 }
 
 /// Read-only commands that may run twice without harm (the retryable reads

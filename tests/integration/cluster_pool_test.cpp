@@ -547,7 +547,8 @@ TEST_F(ClusterPoolTest, ServerErrorBecomesCommandFailedWithServerMessage) {
 
 TEST_F(ClusterPoolTest, MalformedCommandIsBadCommandAndTakesNoConnection) {
   auto& pool = make_pool(small_settings());
-  for (const char* text : {"{\"ping\": ", "not json", "[1, 2]", "{}", "", "{\"$numberLong\": 5}"}) {
+  for (const char* text : {"{\"ping\": ", "not json", "[1, 2]", "{}", "", "{\"$numberLong\": 5}",
+                           R"({"insert": "x", "documents": [{"a": 1}], "$db": "admin"})"}) {
     auto outcome = pool.run("admin", text);
     EXPECT_EQ(outcome.code, errc::bad_command) << "for: " << text << " -> " << outcome.message;
   }
