@@ -333,6 +333,9 @@ json pool_json(const pool_counters& pool) {
               {"createdTotal", pool.created_total},
               {"closedTotal", pool.closed_total},
               {"waitTimeoutsTotal", pool.wait_timeouts_total},
+              {"connectFailuresTotal", pool.connect_failures_total},
+              {"backoffRejectionsTotal", pool.backoff_rejections_total},
+              {"backoffMs", pool.backoff_ms},
               {"tenantPools", pool.tenant_pools}};
 }
 
@@ -498,6 +501,12 @@ public:
     pool_closed_ = &counter("tenantrt_pool_connections_closed_total", "Connections closed");
     pool_wait_timeouts_ = &counter("tenantrt_pool_wait_timeouts_total",
                                    "Checkouts that gave up after wait_queue_timeout_ms");
+    pool_connect_failures_ = &counter("tenantrt_pool_connect_failures_total",
+                                      "New connections that could not reach the server");
+    pool_backoff_rejections_ = &counter("tenantrt_pool_backoff_rejections_total",
+                                        "Checkouts refused during a connect back-off");
+    pool_backoff_ = &gauge("tenantrt_pool_backoff_milliseconds",
+                           "Current connect back-off step, 0 while the server answers");
 
     tenant_uses_ = &gauge("tenantrt_tenant_use_count",
                           "Uses of the tenant's current actor (top tenants by use)");
@@ -607,6 +616,9 @@ private:
     prometheus::Counter* created;
     prometheus::Counter* closed;
     prometheus::Counter* wait_timeouts;
+    prometheus::Counter* connect_failures;
+    prometheus::Counter* backoff_rejections;
+    prometheus::Gauge* backoff;
     /// The counters at the last update, for the counters' increments.
     pool_counters last;
   };
@@ -662,6 +674,8 @@ private:
                          &pool_max_->Add(labels),     &pool_min_->Add(labels),
                          &pool_tenant_pools_->Add(labels), &pool_created_->Add(labels),
                          &pool_closed_->Add(labels),  &pool_wait_timeouts_->Add(labels),
+                         &pool_connect_failures_->Add(labels),
+                         &pool_backoff_rejections_->Add(labels), &pool_backoff_->Add(labels),
                          pool_counters{}};
         found = clusters_.emplace(name, s).first;
       }
@@ -680,6 +694,11 @@ private:
                                                             s.last.closed_total)));
       s.wait_timeouts->Increment(static_cast<double>(
         grown_or_zero(pool.wait_timeouts_total, s.last.wait_timeouts_total)));
+      s.connect_failures->Increment(static_cast<double>(
+        grown_or_zero(pool.connect_failures_total, s.last.connect_failures_total)));
+      s.backoff_rejections->Increment(static_cast<double>(
+        grown_or_zero(pool.backoff_rejections_total, s.last.backoff_rejections_total)));
+      s.backoff->Set(static_cast<double>(pool.backoff_ms));
       s.last = pool;
     }
   }
@@ -696,6 +715,9 @@ private:
     pool_created_->Remove(s.created);
     pool_closed_->Remove(s.closed);
     pool_wait_timeouts_->Remove(s.wait_timeouts);
+    pool_connect_failures_->Remove(s.connect_failures);
+    pool_backoff_rejections_->Remove(s.backoff_rejections);
+    pool_backoff_->Remove(s.backoff);
   }
 
   void update_tenants(const observation& obs, uint32_t top_n) {
@@ -790,6 +812,9 @@ private:
   counter_family* pool_created_ = nullptr;
   counter_family* pool_closed_ = nullptr;
   counter_family* pool_wait_timeouts_ = nullptr;
+  counter_family* pool_connect_failures_ = nullptr;
+  counter_family* pool_backoff_rejections_ = nullptr;
+  gauge_family* pool_backoff_ = nullptr;
   std::map<std::string, cluster_series> clusters_;
 
   gauge_family* tenant_uses_ = nullptr;

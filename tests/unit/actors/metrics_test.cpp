@@ -481,6 +481,27 @@ TEST_F(MetricsTest, DetailsAddPerTenantLatency) {
   EXPECT_TRUE(r.contains("warnings"));
 }
 
+TEST_F(MetricsTest, ConnectBackOffFiguresReachStatsAndPrometheus) {
+  start();
+  sample();
+  auto& pool = (*pools)["default"];
+  pool.connect_failures_total = 7;
+  pool.backoff_rejections_total = 3;
+  pool.backoff_ms = 400;
+  sample();
+  auto p = stats()["stats"]["clusters"]["default"];
+  EXPECT_EQ(p["connectFailuresTotal"], 7);
+  EXPECT_EQ(p["backoffRejectionsTotal"], 3);
+  EXPECT_EQ(p["backoffMs"], 400);
+  auto text = prometheus_text();
+  EXPECT_NE(text.find("tenantrt_pool_connect_failures_total{cluster=\"default\"} 7"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("tenantrt_pool_backoff_rejections_total{cluster=\"default\"} 3"),
+            std::string::npos);
+  EXPECT_NE(text.find("tenantrt_pool_backoff_milliseconds{cluster=\"default\"} 400"),
+            std::string::npos);
+}
+
 TEST_F(MetricsTest, PrometheusKeepsSeriesOnlyForTheTopTenantsByUse) {
   start(); // top 2
   for (int i = 0; i < 3; ++i)
