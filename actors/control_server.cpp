@@ -650,7 +650,8 @@ caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set>
                st.clients.size(), inflight);
     // quit() closes the listeners and connections; the state's destructor
     // removes the unix socket files. Replies still due get a short grace.
-    begin_drain(self);
+    // (Closing a doorman by hand right before quit() leaks it inside CAF
+    // 0.17's multiplexer: only drain when there is something to wait for.)
     st.quitting = true;
     st.quit_reason = msg.reason == caf::exit_reason::kill ? caf::exit_reason::kill
                                                            : caf::exit_reason::user_shutdown;
@@ -658,6 +659,7 @@ caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set>
       self->quit(st.quit_reason);
       return;
     }
+    begin_drain(self);
     self->delayed_send(self, std::chrono::seconds{2}, drain_deadline_atom::value);
   });
   return {
