@@ -32,6 +32,7 @@
 
 #include "actors/control_protocol.hpp"
 #include "runtime/command_document.hpp"
+#include "runtime/tenant_naming.hpp"
 #include "runtime/logging.hpp"
 
 namespace tenantrt {
@@ -507,6 +508,11 @@ void dispatch(control_broker* self, connection_handle hdl, control_client& clien
         cleanup_atom::value);
       break;
     case command::evict:
+      // A tenant that can never exist is a client mistake, not "not evicted".
+      if (auto problem = tenant_id_problem(req.tenant)) {
+        settle(self, hdl, serial, control::error_reply(id, errc::invalid_tenant_id, *problem));
+        break;
+      }
       // The registry answers only after draining the tenant: wait that long too.
       ask<bool>(
         self, hdl, serial, id, st.hooks.registry, "the registry",

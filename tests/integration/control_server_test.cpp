@@ -546,6 +546,7 @@ TEST_F(ControlServerTest, EachCommandHasItsReplyShape) {
   // The stub answers true only for org1 with the configured drain time.
   EXPECT_EQ(c.call(request(7, "evict", {{"tenant", "org1"}}))["evicted"], true);
   EXPECT_EQ(c.call(request(8, "evict", {{"tenant", "org9"}}))["evicted"], false);
+  EXPECT_EQ(code_of(c.call(request(9, "evict", {{"tenant", "../x"}}))), "invalid_tenant_id");
 
   auto exec = c.call(request(9, "exec", {{"tenant", "org1"}, {"command", {{"ping", 1}}}}));
   EXPECT_EQ(exec["ok"], true);
