@@ -107,6 +107,7 @@ stop_daemon() {
 }
 
 step "dev-mongo"
+: >"$work/dev-mongo.log" # exists before the child opens it: we read it at once
 "$source_dir/tools/dev-mongo/dev-mongo" --port 0 >"$work/dev-mongo.log" 2>&1 &
 server=$!
 port=""

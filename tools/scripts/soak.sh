@@ -30,6 +30,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 if [ -z "${MONGODB_URI:-}" ]; then
+  : >"$work/dev-mongo.log" # exists before the child opens it: we read it at once
   "$here/tools/dev-mongo/dev-mongo" --port 0 >"$work/dev-mongo.log" 2>&1 &
   server_pid=$!
   port=""
