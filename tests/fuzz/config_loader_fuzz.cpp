@@ -122,9 +122,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         require(problem.path.find(secret) == std::string::npos, "no secret in a path");
       }
     }
-    for (const auto& secret : secrets)
-      require(std::string_view{e.what()}.find(secret) == std::string_view::npos,
-              "no secret in what()");
+    for (const auto& secret : secrets) {
+      if (std::string_view{e.what()}.find(secret) == std::string_view::npos)
+        continue;
+      // The secret may be a piece of a fixed message (a token "token: must b"
+      // is in "control.token: must be at least 16 ..."): it leaked only if it
+      // is gone once the input carries another value of the same length.
+      auto masked = text;
+      if (auto at = masked.find(secret); at != std::string::npos)
+        masked.replace(at, secret.size(), std::string(secret.size(), 'Q'));
+      bool still_there = false;
+      try {
+        tenantrt::parse_config(masked, env);
+      } catch (const tenantrt::config_error& again) {
+        still_there = std::string_view{again.what()}.find(secret) != std::string_view::npos;
+      }
+      require(still_there, "no secret in what()");
+    }
     return 0;
   }
 
