@@ -107,16 +107,10 @@ stop_daemon() {
 }
 
 step "dev-mongo"
-: >"$work/dev-mongo.log" # exists before the child opens it: we read it at once
-"$source_dir/tools/dev-mongo/dev-mongo" --port 0 >"$work/dev-mongo.log" 2>&1 &
-server=$!
-port=""
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/^dev-mongo listening on [0-9.]*:\([0-9]*\)$/\1/p' "$work/dev-mongo.log")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || fail "dev-mongo did not start"
+. "$source_dir/tools/scripts/dev-mongo.sh"
+start_dev_mongo "$source_dir" "$work/dev-mongo.log" || fail "dev-mongo did not start"
+server=$dev_mongo_pid
+port=$dev_mongo_port
 
 control_port=$(free_port)
 tcp="127.0.0.1:$control_port"

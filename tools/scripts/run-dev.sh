@@ -29,16 +29,10 @@ trap cleanup EXIT
 trap '[ -n "$runtime_pid" ] && kill -TERM "$runtime_pid" 2>/dev/null' INT TERM
 if [ -z "${MONGODB_URI:-}" ]; then
   log=$(mktemp /tmp/dev-mongo.XXXXXX.log)
-  "$here/tools/dev-mongo/dev-mongo" --port 0 >"$log" 2>&1 &
-  server_pid=$!
-  port=""
-  for _ in $(seq 1 100); do
-    port=$(sed -n 's/^dev-mongo listening on [0-9.]*:\([0-9]*\)$/\1/p' "$log")
-    [ -n "$port" ] && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$log"; echo "dev-mongo failed to start" >&2; exit 1; }
-    sleep 0.1
-  done
-  [ -n "$port" ] || { echo "dev-mongo did not report its port" >&2; exit 1; }
+  . "$here/tools/scripts/dev-mongo.sh"
+  start_dev_mongo "$here" "$log" || exit 1
+  server_pid=$dev_mongo_pid
+  port=$dev_mongo_port
   export MONGODB_URI="mongodb://127.0.0.1:$port/"
   echo "dev-mongo on 127.0.0.1:$port (log: $log)"
 else

@@ -30,18 +30,10 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 if [ -z "${MONGODB_URI:-}" ]; then
-  : >"$work/dev-mongo.log" # exists before the child opens it: we read it at once
-  "$here/tools/dev-mongo/dev-mongo" --port 0 >"$work/dev-mongo.log" 2>&1 &
-  server_pid=$!
-  port=""
-  for _ in $(seq 1 200); do
-    port=$(sed -n 's/^dev-mongo listening on [0-9.]*:\([0-9]*\)$/\1/p' "$work/dev-mongo.log")
-    [ -n "$port" ] && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$work/dev-mongo.log"; exit 1; }
-    sleep 0.1
-  done
-  [ -n "$port" ] || { echo "soak: dev-mongo did not report its port" >&2; exit 1; }
-  export MONGODB_URI="mongodb://127.0.0.1:$port/"
+  . "$here/tools/scripts/dev-mongo.sh"
+  start_dev_mongo "$here" "$work/dev-mongo.log" || exit 1
+  server_pid=$dev_mongo_pid
+  export MONGODB_URI="mongodb://127.0.0.1:$dev_mongo_port/"
 fi
 
 # The daemon runs the steady scenario's own tenantrt settings on a private
