@@ -6,6 +6,9 @@
 //        ^                                        |  ^                  |
 //        +------------- reply / error ------------+  +-- retire(idle) --+
 //
+// The facade's fast path for a tenant that is already active sends no message
+// at all: it goes through the tenant's gate (runtime/tenant_gate.hpp).
+//
 // Commands and replies travel as JSON text (relaxed extended JSON, key order
 // preserved). Failures travel as caf::error in the "tenantrt" category whose
 // code is an errc (see make_error / errc_of below).
@@ -38,6 +41,8 @@ using touch_atom = caf::atom_constant<caf::atom("touch")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
 using main_done_atom = caf::atom_constant<caf::atom("maindone")>;
+using gate_empty_atom = caf::atom_constant<caf::atom("gateempty")>;
+using waiter_retry_atom = caf::atom_constant<caf::atom("waitretry")>;
 using cleanup_atom = caf::atom_constant<caf::atom("cleanup")>;
 using cleanup_tick_atom = caf::atom_constant<caf::atom("cleantick")>;
 using main_ping_atom = caf::atom_constant<caf::atom("mainping")>;
@@ -183,7 +188,9 @@ using tenant_actor = caf::typed_actor<
   /// Internal: an operation finished (operation id, outcome).
   caf::reacts_to<done_atom, uint64_t, command_outcome>,
   /// Internal: the idle timer of the given generation fired.
-  caf::reacts_to<idle_atom, uint64_t>>;
+  caf::reacts_to<idle_atom, uint64_t>,
+  /// Internal: the last fast operation left the closed gate.
+  caf::reacts_to<gate_empty_atom>>;
 
 /// The registry: the one door to tenants, limits and reaping.
 using registry_actor = tenant_supervisor_actor::extend<
@@ -211,6 +218,9 @@ using registry_actor = tenant_supervisor_actor::extend<
   caf::reacts_to<cleanup_tick_atom, uint64_t>,
   caf::reacts_to<main_ping_atom, uint64_t>,
   caf::reacts_to<wait_expired_atom, uint64_t>,
+  /// Internal: look again whether waiting callers can be served (fast
+  /// operations end without telling the registry).
+  caf::reacts_to<waiter_retry_atom>,
   caf::reacts_to<drain_deadline_atom>,
   caf::reacts_to<evict_deadline_atom, caf::actor_id>,
   caf::reacts_to<main_done_atom, uint64_t, command_outcome>>;

@@ -48,6 +48,21 @@ bool at_limit(const registry_state& st) {
   return live_actors(st) >= st.config.registry.max_tenant_connections;
 }
 
+/// Last use through either path (registry or gate).
+time_point last_used(const registry_state::entry& e) {
+  return std::max(e.last_used, e.gate->last_used());
+}
+
+/// Operations in flight through either path.
+uint32_t inflight(const registry_state::entry& e) {
+  return e.inflight + e.gate->inflight();
+}
+
+/// Closes an idle tenant's gate; false when it is busy or was used since.
+bool close_if_idle(const registry_state::entry& e) {
+  return e.inflight == 0 && e.gate->try_close_idle(last_used(e));
+}
+
 void serve_waiters(registry_pointer self);
 
 /// Why a tenant id cannot be served right now, if it cannot.
@@ -82,14 +97,18 @@ registry_state::entry* create_tenant(registry_pointer self, const std::string& t
     return nullptr;
   }
   auto supervisor = caf::actor_cast<tenant_supervisor_actor>(self);
-  auto actor = self->spawn(tenant_impl, *resolution.target, std::move(channel), supervisor,
+  auto gate = std::make_shared<tenant_gate>(std::move(channel));
+  auto actor = self->spawn(tenant_impl, *resolution.target, gate, supervisor,
                            ms(st.config.registry.idle_timeout_ms));
   self->monitor(actor);
   st.actor_tenants.emplace(actor.id(), tenant);
   auto& created = st.tenants[tenant];
   created.actor = actor;
   created.target = *resolution.target;
+  created.gate = gate;
   created.last_used = now(self);
+  if (st.directory)
+    st.directory->publish(tenant, std::move(gate));
   ++st.totals.created_total;
   log().info("tenant {} created (database {}, cluster {}; {}/{} active)", tenant,
              created.target.database, created.target.cluster, st.tenants.size(),
@@ -104,7 +123,11 @@ void stop_tenant(registry_pointer self, const std::string& tenant, const char* w
   if (i == st.tenants.end())
     return;
   auto actor = i->second.actor;
-  auto idle = now(self) - i->second.last_used;
+  auto idle = now(self) - last_used(i->second);
+  // Fast operations already in finish; new ones take the slow path to us.
+  i->second.gate->close();
+  if (st.directory)
+    st.directory->withdraw(tenant, i->second.gate.get());
   st.stopping.emplace(actor.id(), registry_state::stopping_tenant{tenant, actor});
   st.tenants.erase(i);
   self->send(actor, drain_atom::value);
@@ -118,7 +141,7 @@ std::vector<std::string> reap_idle(registry_pointer self) {
   auto current = now(self);
   std::vector<std::string> idle;
   for (auto& [tenant, e] : st.tenants)
-    if (e.inflight == 0 && current - e.last_used >= idle_timeout)
+    if (inflight(e) == 0 && current - last_used(e) >= idle_timeout && close_if_idle(e))
       idle.push_back(tenant);
   for (auto& tenant : idle)
     stop_tenant(self, tenant, "reaped");
@@ -131,12 +154,17 @@ bool evict_lru(registry_pointer self) {
   auto& st = self->state;
   if (!st.config.registry.evict_lru_when_full)
     return false;
-  const std::string* victim = nullptr;
-  time_point oldest = time_point::max();
+  // Oldest first; a candidate whose gate turns out busy is passed over.
+  std::vector<std::pair<time_point, const std::string*>> candidates;
   for (auto& [tenant, e] : st.tenants)
-    if (e.inflight == 0 && e.last_used < oldest) {
-      oldest = e.last_used;
-      victim = &tenant;
+    if (inflight(e) == 0)
+      candidates.emplace_back(last_used(e), &tenant);
+  std::sort(candidates.begin(), candidates.end());
+  const std::string* victim = nullptr;
+  for (auto& [used, tenant] : candidates)
+    if (close_if_idle(st.tenants.at(*tenant))) {
+      victim = tenant;
+      break;
     }
   if (victim == nullptr)
     return false;
@@ -201,6 +229,21 @@ void serve_one(registry_pointer self, registry_state::waiter& w, registry_state:
   }
 }
 
+/// Registry operations ending call serve_waiters; fast operations end without
+/// a word, so while one holds a tenant busy we look again shortly.
+void retry_waiters_later(registry_pointer self) {
+  auto& st = self->state;
+  if (st.waiter_retry_pending)
+    return;
+  bool fast_busy = std::any_of(st.tenants.begin(), st.tenants.end(),
+                               [](auto& kv) { return kv.second.gate->inflight() > 0; });
+  if (!fast_busy)
+    return;
+  st.waiter_retry_pending = true;
+  self->delayed_send(self, std::min(ms(10), ms(st.config.registry.wait_queue_timeout_ms)),
+                     waiter_retry_atom::value);
+}
+
 /// Serves queued callers in order while slots exist or can be freed.
 void serve_waiters(registry_pointer self) {
   auto& st = self->state;
@@ -239,8 +282,10 @@ void serve_waiters(registry_pointer self) {
       if (reap_idle(self).empty())
         evict_lru(self);
       auto freed = st.stopping.size() - before;
-      if (freed == 0)
+      if (freed == 0) {
+        retry_waiters_later(self);
         break; // nothing can be freed now; keep FIFO order
+      }
       slots_coming += freed - 1;
     }
     ++i;
@@ -347,8 +392,12 @@ void on_down(registry_pointer self, const caf::down_msg& dm) {
   } else {
     // An active tenant died without being asked to: a crash.
     auto e = st.tenants.find(tenant);
-    if (e != st.tenants.end() && e->second.actor.id() == id)
+    if (e != st.tenants.end() && e->second.actor.id() == id) {
+      e->second.gate->close();
+      if (st.directory)
+        st.directory->withdraw(tenant, e->second.gate.get());
       st.tenants.erase(e);
+    }
     ++st.totals.crashed_total;
     log().warn("tenant {} crashed ({}); in-flight callers fail with tenant_crashed", tenant,
                caf::to_string(dm.reason));
@@ -403,6 +452,8 @@ registry_stats snapshot(registry_pointer self) {
   out.draining_tenants = static_cast<uint32_t>(st.stopping.size());
   out.waiters = static_cast<uint32_t>(st.waiters.size());
   out.inflight = static_cast<uint32_t>(st.pending.size());
+  for (auto& [tenant, e] : st.tenants)
+    out.inflight += e.gate->inflight();
   out.main_database = st.config.main_database;
   out.main_state = to_string(st.main_state);
   auto current = now(self);
@@ -416,11 +467,11 @@ registry_stats snapshot(registry_pointer self) {
     row.database = e.target.database;
     row.cluster = e.target.cluster;
     row.state = "active";
-    row.idle_ms = to_ms(current - e.last_used);
+    row.idle_ms = std::max<int64_t>(0, to_ms(current - last_used(e)));
     row.last_used_unix_ms
       = std::chrono::duration_cast<milliseconds>(wall.time_since_epoch()).count() - row.idle_ms;
-    row.use_count = e.use_count;
-    row.inflight = e.inflight;
+    row.use_count = e.use_count + e.gate->counters().ops;
+    row.inflight = inflight(e);
     out.tenants.push_back(std::move(row));
   }
   std::sort(out.tenants.begin(), out.tenants.end(),
@@ -431,11 +482,13 @@ registry_stats snapshot(registry_pointer self) {
 } // namespace
 
 registry_actor::behavior_type registry_impl(registry_pointer self, runtime_config config,
-                                            std::shared_ptr<command_backend> backend) {
+                                            std::shared_ptr<command_backend> backend,
+                                            std::shared_ptr<tenant_directory> directory) {
   auto& st = self->state;
   st.config = std::move(config);
   st.naming = std::make_unique<tenant_naming>(st.config);
   st.backend = std::move(backend);
+  st.directory = std::move(directory);
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   // Stopped from outside (e.g. the actor system going down): take tenants along.
   self->set_exit_handler([=](caf::exit_msg& em) {
@@ -497,10 +550,12 @@ registry_actor::behavior_type registry_impl(registry_pointer self, runtime_confi
     [=](retire_atom, const std::string& tenant, caf::actor_id actor) {
       auto& st = self->state;
       auto e = st.tenants.find(tenant);
-      if (e == st.tenants.end() || e->second.actor.id() != actor || e->second.inflight > 0)
-        return; // already gone, replaced, or busy through the registry
-      if (now(self) - e->second.last_used < ms(st.config.registry.idle_timeout_ms))
+      if (e == st.tenants.end() || e->second.actor.id() != actor || inflight(e->second) > 0)
+        return; // already gone, replaced, or busy
+      if (now(self) - last_used(e->second) < ms(st.config.registry.idle_timeout_ms))
         return; // used since its timer was armed; the tenant re-arms on touch
+      if (!close_if_idle(e->second))
+        return; // a fast operation got in meanwhile
       ++st.totals.reaped_total;
       stop_tenant(self, tenant, "reaped (idle timer)");
     },
@@ -527,6 +582,10 @@ registry_actor::behavior_type registry_impl(registry_pointer self, runtime_confi
       submit_main(self, main_ping_command, std::nullopt);
       self->delayed_send(self, ms(st.config.registry.main_ping_interval_ms),
                          main_ping_atom::value, generation);
+    },
+    [=](waiter_retry_atom) {
+      self->state.waiter_retry_pending = false;
+      serve_waiters(self);
     },
     [=](wait_expired_atom, uint64_t waiter_id) {
       auto& st = self->state;

@@ -15,6 +15,12 @@
 // Capacity counts live actors: active entries plus tenants told to stop that
 // have not terminated yet, so there are never more live tenant actors than the
 // limit.
+//
+// Each tenant has a gate (runtime/tenant_gate.hpp), published in the
+// tenant_directory for the facade's fast path. The registry closes it before
+// it stops the tenant, and counts the gate's in-flight operations and last use
+// with its own when it looks for idle tenants: a tenant is idle only when
+// both paths are.
 
 #include <cstdint>
 #include <deque>
@@ -32,6 +38,8 @@
 #include "actors/protocol.hpp"
 #include "config/runtime_config.hpp"
 #include "runtime/command_backend.hpp"
+#include "runtime/tenant_directory.hpp"
+#include "runtime/tenant_gate.hpp"
 #include "runtime/tenant_naming.hpp"
 
 namespace tenantrt {
@@ -52,6 +60,8 @@ struct registry_state {
   struct entry {
     tenant_actor actor;
     tenant_target target;
+    std::shared_ptr<tenant_gate> gate;
+    /// Last use through the registry; the gate has the fast path's.
     time_point last_used;
     uint64_t use_count = 0;
     /// Operations dispatched through the registry and not settled yet.
@@ -86,6 +96,8 @@ struct registry_state {
   runtime_config config;
   std::unique_ptr<tenant_naming> naming;
   std::shared_ptr<command_backend> backend;
+  /// Where the gates are published; may be null (no fast path).
+  std::shared_ptr<tenant_directory> directory;
 
   std::unordered_map<std::string, entry> tenants;
   /// actor id -> tenant id, for every live tenant actor (active or stopping).
@@ -109,15 +121,19 @@ struct registry_state {
 
   uint64_t next_id = 0;
   uint64_t timer_generation = 0;
+  /// A waiter_retry message is pending.
+  bool waiter_retry_pending = false;
   bool draining = false;
   std::optional<caf::typed_response_promise<bool>> drain_promise;
 
   registry_stats totals;
 };
 
-/// The registry's behaviour; spawn with `spawn(registry_impl, config, backend)`.
+/// The registry's behaviour; spawn with
+/// `spawn(registry_impl, config, backend, directory)` (directory may be null).
 registry_actor::behavior_type
 registry_impl(registry_actor::stateful_pointer<registry_state> self,
-              runtime_config config, std::shared_ptr<command_backend> backend);
+              runtime_config config, std::shared_ptr<command_backend> backend,
+              std::shared_ptr<tenant_directory> directory);
 
 } // namespace tenantrt

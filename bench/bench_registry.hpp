@@ -60,7 +60,8 @@ public:
     system_ = std::make_unique<caf::actor_system>(system_config_);
     self_ = std::make_unique<caf::scoped_actor>(*system_);
     registry_ = system_->spawn(registry_impl, config_,
-                               std::static_pointer_cast<command_backend>(backend_));
+                               std::static_pointer_cast<command_backend>(backend_),
+                               std::shared_ptr<tenant_directory>{});
   }
 
   bench_registry(const bench_registry&) = delete;

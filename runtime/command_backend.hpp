@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 
@@ -43,6 +44,16 @@ public:
   virtual ~tenant_channel() = default;
   /// Runs command_json on the tenant's database; never blocks the caller.
   virtual void submit(std::string command_json, completion done) = 0;
+  /// Runs command_json on the calling thread and returns the outcome (the
+  /// facade's blocking fast path: no hand-off to the executor). The default
+  /// waits for submit(); backends that can run inline override it.
+  virtual command_outcome run_now(std::string command_json) {
+    auto promise = std::make_shared<std::promise<command_outcome>>();
+    auto outcome = promise->get_future();
+    submit(std::move(command_json),
+           [promise](command_outcome done) { promise->set_value(std::move(done)); });
+    return outcome.get();
+  }
 };
 
 class command_backend {

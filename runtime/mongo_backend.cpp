@@ -94,6 +94,30 @@ struct mongo_backend::shared_state {
     }
   }
 
+  /// Runs command_json on database of entry's pool on the calling thread.
+  static command_outcome run_command(pool_entry& entry, const std::string& who,
+                                     const std::string& database, const std::string& command_json,
+                                     std::chrono::steady_clock::time_point submitted) {
+    auto outcome = entry.pool.run(database, command_json);
+    if (outcome.code != errc::none)
+      outcome.message = who + ": " + outcome.message;
+    outcome.latency = since(submitted);
+    return outcome;
+  }
+
+  /// run_command on the caller's thread unless the backend is shut down.
+  command_outcome run_inline(const entry_ptr& entry, const std::string& who,
+                             const std::string& database, const std::string& command_json) {
+    auto submitted = std::chrono::steady_clock::now();
+    if (shut.load() || !entry) {
+      command_outcome outcome;
+      outcome.code = errc::shutting_down;
+      outcome.message = who + ": the backend is shut down";
+      return outcome;
+    }
+    return run_command(*entry, who, database, command_json, submitted);
+  }
+
   /// Runs command_json on database of entry's pool on the executor. Failure
   /// messages start with "<who>: " (e.g. "tenant org42" or "main database").
   void post_command(const entry_ptr& entry, const std::string& who, const std::string& database,
@@ -114,11 +138,7 @@ struct mongo_backend::shared_state {
     auto shared_done = std::make_shared<completion>(std::move(done));
     bool posted = executor->try_post(
       [entry, who, database, command = std::move(command_json), shared_done, submitted] {
-        auto outcome = entry->pool.run(database, command);
-        if (outcome.code != errc::none)
-          outcome.message = who + ": " + outcome.message;
-        outcome.latency = since(submitted);
-        (*shared_done)(std::move(outcome));
+        (*shared_done)(run_command(*entry, who, database, command, submitted));
       });
     if (posted)
       return;
@@ -139,9 +159,13 @@ public:
   using post_function = std::function<void(const entry_ptr&, const std::string&,
                                             const std::string&, std::string, completion)>;
 
-  mongo_channel(post_function post, entry_ptr entry, const tenant_target& target,
-                std::function<void(entry_ptr)> release_owned_pool)
+  using run_function = std::function<command_outcome(const entry_ptr&, const std::string&,
+                                                      const std::string&, const std::string&)>;
+
+  mongo_channel(post_function post, run_function run, entry_ptr entry,
+                const tenant_target& target, std::function<void(entry_ptr)> release_owned_pool)
     : post_(std::move(post)),
+      run_(std::move(run)),
       entry_(std::move(entry)),
       who_("tenant " + target.tenant_id),
       database_(target.database),
@@ -156,8 +180,13 @@ public:
     post_(entry_, who_, database_, std::move(command_json), std::move(done));
   }
 
+  command_outcome run_now(std::string command_json) override {
+    return run_(entry_, who_, database_, command_json);
+  }
+
 private:
   post_function post_;
+  run_function run_;
   entry_ptr entry_;
   /// Context for failure messages: "tenant <id>".
   std::string who_;
@@ -230,12 +259,21 @@ std::shared_ptr<tenant_channel> mongo_backend::open(const tenant_target& target,
     }
     backend->post_command(entry, who, database, std::move(command_json), std::move(done));
   };
+  auto run = [weak_state](const entry_ptr& entry, const std::string& who,
+                          const std::string& database, const std::string& command_json) {
+    if (auto backend = weak_state.lock())
+      return backend->run_inline(entry, who, database, command_json);
+    command_outcome outcome;
+    outcome.code = errc::shutting_down;
+    outcome.message = who + ": the backend is gone";
+    return outcome;
+  };
   if (!cluster.pool_per_tenant) {
-    return std::make_shared<mongo_channel>(std::move(post), st.shared_pools.at(target.cluster),
+    return std::make_shared<mongo_channel>(std::move(post), run, st.shared_pools.at(target.cluster),
                                            target, nullptr);
   }
   if (st.shut.load())
-    return std::make_shared<mongo_channel>(std::move(post), nullptr, target, nullptr);
+    return std::make_shared<mongo_channel>(std::move(post), run, nullptr, target, nullptr);
 
   entry_ptr entry;
   try {
@@ -267,7 +305,7 @@ std::shared_ptr<tenant_channel> mongo_backend::open(const tenant_target& target,
       return;
     owned->pool.shutdown(); // executor gone or full: close here rather than leak
   };
-  return std::make_shared<mongo_channel>(std::move(post), std::move(entry), target,
+  return std::make_shared<mongo_channel>(std::move(post), run, std::move(entry), target,
                                          std::move(release));
 }
 

@@ -18,6 +18,7 @@
 #include "runtime/command_document.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/mongo_backend.hpp"
+#include "runtime/tenant_directory.hpp"
 
 namespace tenantrt {
 
@@ -56,6 +57,17 @@ result result_from_reply(const std::string& reply_json) {
     out.code = errc::internal;
     out.message = std::string{"server reply is not JSON: "} + e.what();
   }
+  return out;
+}
+
+result result_from_outcome(command_outcome outcome) {
+  if (outcome.code == errc::none)
+    return result_from_reply(outcome.reply_json);
+  result out;
+  out.code = outcome.code;
+  out.message = std::move(outcome.message);
+  if (!outcome.reply_json.empty())
+    out.reply = nlohmann::json::parse(outcome.reply_json, nullptr, false);
   return out;
 }
 
@@ -108,8 +120,9 @@ void runtime::start() {
                                                   config_.executor.max_queue);
   backend_ = std::make_shared<mongo_backend>(config_, executor_);
   backend_->warm_up();
+  directory_ = std::make_shared<tenant_directory>();
   registry_ = system_->spawn(registry_impl, config_,
-                             std::static_pointer_cast<command_backend>(backend_));
+                             std::static_pointer_cast<command_backend>(backend_), directory_);
   std::weak_ptr<mongo_backend> weak_backend = backend_;
   metrics_ = system_->spawn(metrics_impl, config_, registry_, [weak_backend] {
     auto backend = weak_backend.lock();
@@ -137,13 +150,62 @@ void runtime::submit(const std::string& tenant_id, std::optional<std::string> co
     callback(result{errc::shutting_down, "tenantrt is shut down", {}});
     return;
   }
+  auto gate = directory_->find(tenant_id);
+  if (gate && gate->try_enter()) {
+    gate->channel()->submit(std::move(*command_text),
+                            [gate, callback = std::move(callback)](command_outcome outcome) {
+                              gate->leave(outcome, std::chrono::steady_clock::now());
+                              callback(result_from_outcome(std::move(outcome)));
+                            });
+    return;
+  }
+  submit_to_registry(tenant_id, std::move(*command_text), std::move(callback));
+}
+
+void runtime::submit_to_registry(const std::string& tenant_id, std::string command_text,
+                                 result_callback callback) {
   auto registry = registry_;
-  system_->spawn([registry, tenant_id, text = std::move(*command_text),
+  system_->spawn([registry, tenant_id, text = std::move(command_text),
                   callback = std::move(callback)](caf::event_based_actor* self) mutable {
     self->request(registry, caf::infinite, run_atom::value, tenant_id, std::move(text))
       .then([callback](std::string& reply) { callback(result_from_reply(reply)); },
             [callback](caf::error& err) { callback(result_from_error(err)); });
   });
+}
+
+result runtime::execute_text(const std::string& tenant_id, std::optional<std::string> command_text,
+                             std::string text_error) {
+  if (!command_text)
+    return result{errc::bad_command, std::move(text_error), {}};
+  if (stopped_)
+    return result{errc::shutting_down, "tenantrt is shut down", {}};
+  auto gate = directory_->find(tenant_id);
+  if (gate && gate->try_enter()) {
+    command_outcome outcome;
+    try {
+      outcome = gate->channel()->run_now(std::move(*command_text));
+    } catch (const std::exception& ex) { // the gate must be left whatever happens
+      outcome.code = errc::internal;
+      outcome.message = std::string{"tenant "} + tenant_id + ": " + ex.what();
+    }
+    gate->leave(outcome, std::chrono::steady_clock::now());
+    return result_from_outcome(std::move(outcome));
+  }
+  auto promise = std::make_shared<std::promise<result>>();
+  auto future = promise->get_future();
+  submit_to_registry(tenant_id, std::move(*command_text),
+                     [promise](result r) { promise->set_value(std::move(r)); });
+  return future.get();
+}
+
+result runtime::execute(const std::string& tenant_id, const nlohmann::json& command) {
+  auto text = command_text(command);
+  return execute_text(tenant_id, std::move(text.text), std::move(text.error));
+}
+
+result runtime::execute(const std::string& tenant_id, const nlohmann::ordered_json& command) {
+  auto text = command_text(command);
+  return execute_text(tenant_id, std::move(text.text), std::move(text.error));
 }
 
 void runtime::run_command(const std::string& tenant_id, const nlohmann::json& command,

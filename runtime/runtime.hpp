@@ -4,12 +4,20 @@
 //   tenantrt::runtime rt{tenantrt::load_config("tenantrt.json")};
 //   auto r = rt.run_command("org42", R"({"find":"orders","filter":{}})"_json).get();
 //   rt.run_command("org43", cmd, [](tenantrt::result r) { ... });
+//   auto now = rt.execute("org42", cmd); // blocking, on the calling thread
 //   auto s = rt.stats();
 //   rt.shutdown(std::chrono::seconds{10});
 //
 // It owns (or borrows) a CAF actor system, the blocking executor, the
 // physical pools (mongo_backend), the registry actor and the pool
 // maintainer. A CAF service can talk to registry() directly instead.
+//
+// Fast path: once a tenant is active, its commands skip the actors. The
+// facade finds the tenant's gate in the directory the registry publishes,
+// enters it, and runs the command (execute: on the caller's thread;
+// run_command: on the executor), then leaves it with the outcome. The first
+// command of a tenant, and any command while its gate is closed (being
+// retired), goes through the registry, which enforces the limits.
 
 #include <atomic>
 #include <chrono>
@@ -38,6 +46,7 @@ namespace tenantrt {
 
 class blocking_executor;
 class mongo_backend;
+class tenant_directory;
 
 /// Outcome of one command run through the facade.
 struct result {
@@ -97,6 +106,14 @@ public:
   void run_command(const std::string& tenant_id, const nlohmann::ordered_json& command,
                    result_callback callback);
 
+  /// Runs the command on the calling thread and returns its result: for a
+  /// thread that would wait for the future anyway, this saves two thread
+  /// hand-offs (to the executor and back). Blocks up to the pool's wait queue
+  /// timeout plus the socket timeout. A tenant's first command (or one made
+  /// while the tenant is being retired) still goes through the registry.
+  result execute(const std::string& tenant_id, const nlohmann::json& command);
+  result execute(const std::string& tenant_id, const nlohmann::ordered_json& command);
+
   /// Runs a command on the main database (the service's shared data).
   std::future<result> run_main_command(const nlohmann::ordered_json& command);
 
@@ -146,6 +163,10 @@ private:
   void start();
   void submit(const std::string& tenant_id, std::optional<std::string> command_text,
               std::string text_error, result_callback callback);
+  void submit_to_registry(const std::string& tenant_id, std::string command_text,
+                          result_callback callback);
+  result execute_text(const std::string& tenant_id, std::optional<std::string> command_text,
+                      std::string text_error);
 
   runtime_config config_;
   std::unique_ptr<caf::actor_system_config> own_system_config_;
@@ -153,6 +174,7 @@ private:
   caf::actor_system* system_ = nullptr;
   std::shared_ptr<blocking_executor> executor_;
   std::shared_ptr<mongo_backend> backend_;
+  std::shared_ptr<tenant_directory> directory_;
   registry_actor registry_;
   metrics_actor metrics_;
   pool_maintainer_actor maintainer_;

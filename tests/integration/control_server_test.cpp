@@ -119,6 +119,7 @@ stub_registry(registry_actor::stateful_pointer<stub_registry_state> self) {
     [](cleanup_tick_atom, uint64_t) {},
     [](main_ping_atom, uint64_t) {},
     [](wait_expired_atom, uint64_t) {},
+    [](waiter_retry_atom) {},
     [](drain_deadline_atom) {},
     [](evict_deadline_atom, caf::actor_id) {},
     [](main_done_atom, uint64_t, const command_outcome&) {},

@@ -81,7 +81,7 @@ private:
   public:
     explicit session(runtime& rt) : rt_(rt) {}
     std::string run(const std::string& tenant_id, const nlohmann::ordered_json& command) override {
-      auto r = rt_.run_command(tenant_id, command).get();
+      auto r = rt_.execute(tenant_id, command);
       return r.ok() ? std::string{} : std::string{to_string(r.code)};
     }
 

@@ -52,6 +52,7 @@ pool_counters healthy_pool() {
 
 struct MetricsTest : testing::actor_fixture {
   std::shared_ptr<fake_backend> backend = std::make_shared<fake_backend>();
+  std::shared_ptr<tenant_directory> directory = std::make_shared<tenant_directory>();
   /// What the pool_counters_source returns; tests change it between samples.
   std::shared_ptr<std::map<std::string, pool_counters>> pools
     = std::make_shared<std::map<std::string, pool_counters>>(
@@ -74,7 +75,8 @@ struct MetricsTest : testing::actor_fixture {
   metrics_actor metrics;
 
   void start() {
-    registry = sys.spawn(registry_impl, config, std::static_pointer_cast<command_backend>(backend));
+    registry = sys.spawn(registry_impl, config, std::static_pointer_cast<command_backend>(backend),
+                         directory);
     auto source = pools;
     metrics = sys.spawn(metrics_impl, config, registry,
                         pool_counters_source{[source] { return *source; }});

@@ -26,6 +26,7 @@ caf::timespan span(std::chrono::milliseconds value) {
 
 struct RegistryTest : testing::actor_fixture {
   std::shared_ptr<fake_backend> backend = std::make_shared<fake_backend>();
+  std::shared_ptr<tenant_directory> directory = std::make_shared<tenant_directory>();
   runtime_config config = [] {
     runtime_config c;
     c.registry.max_tenant_connections = 3;
@@ -38,7 +39,8 @@ struct RegistryTest : testing::actor_fixture {
   registry_actor registry;
 
   void start() {
-    registry = sys.spawn(registry_impl, config, std::static_pointer_cast<command_backend>(backend));
+    registry = sys.spawn(registry_impl, config, std::static_pointer_cast<command_backend>(backend),
+                         directory);
     run();
   }
 

@@ -22,12 +22,16 @@ struct TenantTest : testing::actor_fixture {
                                                    -> tenant_supervisor_actor::behavior_type {
     return {[=](retire_atom, const std::string&, caf::actor_id id) { requests->push_back(id); }};
   });
+  /// Weak, as the registry's own reference ends when it stops the tenant.
+  std::weak_ptr<tenant_gate> gate;
   tenant_actor tenant;
 
   TenantTest() {
     tenant_target target{"org1", "tenant_org1", "default"};
     std::string error;
-    tenant = sys.spawn(tenant_impl, target, backend->open(target, &error), supervisor,
+    auto shared_gate = std::make_shared<tenant_gate>(backend->open(target, &error));
+    gate = shared_gate;
+    tenant = sys.spawn(tenant_impl, target, shared_gate, supervisor,
                        caf::timespan{std::chrono::duration_cast<caf::timespan>(60s)});
     run();
   }
