@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -150,6 +151,8 @@ TEST_F(RuntimeTest, SeveralTenantsAtOnceStayWithinMaxPoolSize) {
   for (int round = 0; round < 4; ++round)
     for (int t = 0; t < 30; ++t)
       tenants.push_back("org" + std::to_string(t));
+  // min_pool_size 2: warm before the burst, so the floor below is the pool's.
+  ASSERT_EQ(wait_for_connection_count(port, [](size_t n) { return n == 2; }, 10s), 2u);
   census_sampler sampler{port};
   auto results = run_concurrently(rt, tenants, {{"insert", "events"}, {"documents", {{{"n", 1}}}}});
   auto peak = sampler.stop();
@@ -277,6 +280,142 @@ TEST_F(RuntimeTest, ShutdownPastItsDeadlineFailsWhatIsLeftWithShuttingDown) {
   EXPECT_FALSE(rt.shutdown(300ms));
   EXPECT_EQ(slow.get().code, errc::shutting_down);
   EXPECT_EQ(wait_for_connection_count(port, [](size_t n) { return n == 0; }, 10s), 0u);
+}
+
+// -- the fast path: an active tenant's commands through its gate ------------------
+
+/// Holds every executor thread in a job until release(): work that needs the
+/// executor waits, work on the caller's thread does not.
+class executor_blocker {
+public:
+  executor_blocker(runtime& rt, size_t threads) {
+    for (size_t i = 0; i < threads; ++i)
+      EXPECT_TRUE(rt.post_blocking([this] {
+        std::unique_lock<std::mutex> lock{mutex_};
+        ++holding_;
+        changed_.notify_all();
+        changed_.wait(lock, [this] { return released_; });
+      }));
+    std::unique_lock<std::mutex> lock{mutex_};
+    EXPECT_TRUE(changed_.wait_for(lock, 10s, [&] { return holding_ == threads; }));
+  }
+  ~executor_blocker() { release(); }
+  void release() {
+    std::lock_guard<std::mutex> lock{mutex_};
+    released_ = true;
+    changed_.notify_all();
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  size_t holding_ = 0;
+  bool released_ = false;
+};
+
+TEST_F(RuntimeTest, ExecuteRunsAnActiveTenantsCommandOnTheCallersThread) {
+  auto config = config_for(server);
+  config.executor.threads = 2;
+  config.pool_maintenance_interval_ms = 60000; // keep the executor to ourselves
+  runtime rt{config};
+  auto first = rt.execute("org42", ordered_json{{"insert", "orders"}, {"documents", {{{"item", "tea"}}}}});
+  ASSERT_TRUE(first.ok()) << first.message; // through the registry: creates the tenant
+  executor_blocker blocker{rt, 2};
+  // Every executor thread is held: only the caller's thread can run this.
+  auto call = std::async(std::launch::async, [&rt] {
+    return rt.execute("org42", R"({"find":"orders","filter":{}})"_json);
+  });
+  if (call.wait_for(10s) != std::future_status::ready) {
+    blocker.release(); // let the test end rather than hang
+    FAIL() << "execute() waited for the executor";
+  }
+  auto found = call.get();
+  ASSERT_TRUE(found.ok()) << found.message;
+  EXPECT_EQ(found.reply["cursor"]["firstBatch"][0]["item"], "tea");
+  auto async = rt.run_command("org42", R"({"ping":1})"_json); // needs the executor
+  EXPECT_EQ(async.wait_for(200ms), std::future_status::timeout);
+  blocker.release();
+  EXPECT_TRUE(async.get().ok());
+  auto s = rt.stats();
+  EXPECT_EQ(s.registry.created_total, 1u);
+  EXPECT_EQ(tenant_row(s, "org42")->use_count, 3u);
+  EXPECT_EQ(tenant_row(s, "org42")->counters.ops, 3u);
+}
+
+TEST_F(RuntimeTest, FastPathAnswersAndRefusesAsTheRegistryPathDoes) {
+  runtime rt{config_for(server)};
+  ASSERT_TRUE(rt.execute("org1", R"({"ping":1})"_json).ok()); // active from now on
+  auto failed = rt.execute("org1", R"({"nosuchcommand":1})"_json);
+  EXPECT_EQ(failed.code, errc::command_failed);
+  EXPECT_NE(failed.message.find("nosuchcommand"), std::string::npos) << failed.message;
+  EXPECT_EQ(failed.reply["ok"], 0);
+  auto async_failed = rt.run_command("org1", R"({"nosuchcommand":1})"_json).get();
+  EXPECT_EQ(async_failed.code, errc::command_failed);
+  EXPECT_EQ(rt.execute("org1", R"([1,2])"_json).code, errc::bad_command);
+  EXPECT_EQ(rt.execute("org1", ordered_json{{"insert", "x"}, {"documents", {{{"a", 1}}}}, {"$db", "admin"}}).code,
+            errc::bad_command);
+  EXPECT_EQ(rt.execute("../x", R"({"ping":1})"_json).code, errc::invalid_tenant_id);
+  auto b = tenant_row(rt.stats(), "org1");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->counters.ops, 3u);
+  EXPECT_EQ(b->counters.errors, 2u);
+  EXPECT_TRUE(rt.shutdown(5s));
+  EXPECT_EQ(rt.execute("org1", R"({"ping":1})"_json).code, errc::shutting_down);
+  EXPECT_EQ(rt.run_command("org1", R"({"ping":1})"_json).get().code, errc::shutting_down);
+}
+
+TEST_F(RuntimeTest, EvictingATenantLetsItsFastOperationFinishAndTheNextOneRecreatesIt) {
+  runtime rt{config_for(server)};
+  ASSERT_TRUE(rt.execute("org1", R"({"ping":1})"_json).ok());
+  auto failpoint = rt.run_main_command(
+    {{"configureFailPoint", "failCommand"},
+     {"mode", {{"times", 1}}},
+     {"data", {{"failCommands", {"find"}}, {"blockConnection", true}, {"blockTimeMS", 700}}}}).get();
+  ASSERT_TRUE(failpoint.ok()) << failpoint.message;
+  auto slow = std::async(std::launch::async, [&rt] {
+    return rt.execute("org1", R"({"find":"orders","filter":{}})"_json);
+  });
+  ASSERT_TRUE(eventually(rt, [](const runtime_stats& s) { return s.registry.inflight == 1; }));
+  EXPECT_TRUE(rt.evict("org1"));
+  EXPECT_EQ(rt.stats().registry.active_tenants, 0u);
+  auto finished = slow.get();
+  EXPECT_TRUE(finished.ok()) << finished.message; // not cut off by the eviction
+  ASSERT_TRUE(rt.execute("org1", R"({"ping":1})"_json).ok());
+  EXPECT_EQ(rt.stats().registry.created_total, 2u);
+}
+
+TEST_F(RuntimeTest, ShutdownDrainsFastOperationsInFlight) {
+  runtime rt{config_for(server)};
+  ASSERT_TRUE(rt.execute("org1", R"({"ping":1})"_json).ok());
+  auto failpoint = rt.run_main_command(
+    {{"configureFailPoint", "failCommand"},
+     {"mode", {{"times", 1}}},
+     {"data", {{"failCommands", {"find"}}, {"blockConnection", true}, {"blockTimeMS", 700}}}}).get();
+  ASSERT_TRUE(failpoint.ok()) << failpoint.message;
+  auto slow = rt.run_command("org1", R"({"find":"orders","filter":{}})"_json); // fast path, executor
+  ASSERT_TRUE(eventually(rt, [](const runtime_stats& s) { return s.registry.inflight == 1; }));
+  EXPECT_TRUE(rt.shutdown(5s));
+  EXPECT_EQ(slow.wait_for(0s), std::future_status::ready); // shutdown waited for it
+  auto drained = slow.get();
+  EXPECT_TRUE(drained.ok()) << drained.message;
+  EXPECT_EQ(wait_for_connection_count(port, [](size_t n) { return n == 0; }, 10s), 0u);
+}
+
+TEST_F(RuntimeTest, FastPathTrafficKeepsATenantAliveAndItIsReapedOnceIdle) {
+  auto config = config_for(server);
+  config.registry.idle_timeout_ms = 400;
+  config.registry.cleanup_interval_ms = 200;
+  runtime rt{config};
+  auto until = std::chrono::steady_clock::now() + 1500ms;
+  while (std::chrono::steady_clock::now() < until) {
+    ASSERT_TRUE(rt.execute("busy", R"({"ping":1})"_json).ok());
+    std::this_thread::sleep_for(50ms); // the traffic's pace, not a synchronisation
+  }
+  auto s = rt.stats();
+  EXPECT_EQ(s.registry.created_total, 1u) << "reaped while in use";
+  EXPECT_EQ(s.registry.reaped_total, 0u);
+  EXPECT_TRUE(eventually(rt, [](const runtime_stats& st) { return st.registry.active_tenants == 0; }));
+  EXPECT_EQ(rt.stats().registry.reaped_total, 1u);
 }
 
 TEST(RuntimeClustersTest, ServerDownFailsClearlyWithinSelectionTimeoutAndOtherClustersKeepServing) {

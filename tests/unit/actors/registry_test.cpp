@@ -461,5 +461,163 @@ TEST_F(RegistryTest, DrainDeadlineFailsWhatIsStillInFlight) {
   EXPECT_EQ(backend->open_channels, 0u);
 }
 
+// -- the facade's fast path: operations through a tenant's gate ------------------
+
+/// A fast operation (what the facade does without a message), at virtual time.
+struct fast_op {
+  std::shared_ptr<tenant_gate> gate;
+  bool entered = false;
+};
+
+struct RegistryFastPathTest : RegistryTest {
+  fast_op enter(const std::string& tenant) {
+    fast_op op{directory->find(tenant)};
+    op.entered = op.gate && op.gate->try_enter();
+    return op;
+  }
+
+  void leave(fast_op& op) {
+    op.gate->leave(fake_backend::ok_outcome(), sched.clock().now());
+    run(); // a drained gate's notice reaches its actor
+  }
+
+  /// One fast operation, started and finished now.
+  void use_fast(const std::string& tenant) {
+    auto op = enter(tenant);
+    ASSERT_TRUE(op.entered) << tenant;
+    leave(op);
+  }
+};
+
+TEST_F(RegistryFastPathTest, CreatingATenantPublishesItsGateAndStoppingItWithdrawsIt) {
+  start();
+  EXPECT_EQ(directory->find("org1"), nullptr);
+  use("org1");
+  auto gate = directory->find("org1");
+  ASSERT_NE(gate, nullptr);
+  EXPECT_FALSE(gate->closed());
+  EXPECT_EQ(ask<bool>(registry, evict_atom::value, std::string{"org1"})->value, true);
+  EXPECT_EQ(directory->find("org1"), nullptr);
+  EXPECT_TRUE(gate->closed()); // a caller still holding it takes the slow path
+  EXPECT_FALSE(gate->try_enter());
+}
+
+TEST_F(RegistryFastPathTest, AFastOperationInFlightKeepsTheTenantFromBeingReaped) {
+  start();
+  use("org1");
+  auto op = enter("org1");
+  ASSERT_TRUE(op.entered);
+  advance(span(400s)); // the idle timer and three cleanup ticks pass
+  EXPECT_EQ(active(stats()), std::vector<std::string>{"org1"});
+  EXPECT_EQ(row(stats(), "org1")->inflight, 1u);
+  EXPECT_TRUE(ask<std::vector<std::string>>(registry, cleanup_atom::value)->value->empty());
+  leave(op);
+  advance(span(299s));
+  EXPECT_EQ(active(stats()), std::vector<std::string>{"org1"});
+  advance(span(2s));
+  EXPECT_TRUE(stats().tenants.empty());
+  op.gate.reset(); // the caller's own reference
+  EXPECT_EQ(backend->open_channels, 0u);
+}
+
+TEST_F(RegistryFastPathTest, IdleTimeCountsFromTheLastFastOperation) {
+  start();
+  use("org1"); // the registry's last use: t = 0
+  advance(span(200s));
+  use_fast("org1"); // the gate's: t = 200 s
+  advance(span(200s)); // t = 400 s: idle 200 s, not 400 s
+  EXPECT_EQ(active(stats()), std::vector<std::string>{"org1"});
+  EXPECT_EQ(row(stats(), "org1")->idle_ms, 200000);
+  advance(span(101s));
+  EXPECT_TRUE(stats().tenants.empty());
+  EXPECT_EQ(stats().reaped_total, 1u);
+}
+
+TEST_F(RegistryFastPathTest, LruEvictionPassesOverATenantBusyOnTheFastPath) {
+  start();
+  use("a");
+  advance(span(1s));
+  use("b");
+  advance(span(1s));
+  use("c");
+  auto busy = enter("a"); // a is least recently used, but busy
+  ASSERT_TRUE(busy.entered);
+  auto d = run_cmd("d");
+  backend->finish_all("d");
+  run();
+  ASSERT_TRUE(d->value.has_value()) << d->message;
+  EXPECT_EQ(active(stats()), (std::vector<std::string>{"a", "c", "d"}));
+  EXPECT_FALSE(busy.gate->closed());
+  leave(busy);
+}
+
+TEST_F(RegistryFastPathTest, LruEvictionCountsTheFastPathsLastUse) {
+  start();
+  use("a");
+  advance(span(1s));
+  use("b");
+  advance(span(1s));
+  use("c");
+  advance(span(1s));
+  use_fast("a"); // a used last, through its gate: b is the LRU now
+  auto d = run_cmd("d");
+  backend->finish_all("d");
+  run();
+  ASSERT_TRUE(d->value.has_value()) << d->message;
+  EXPECT_EQ(active(stats()), (std::vector<std::string>{"a", "c", "d"}));
+}
+
+TEST_F(RegistryFastPathTest, WaiterIsServedSoonAfterAFastOperationEnds) {
+  start();
+  use("a");
+  use("b");
+  use("c");
+  std::vector<fast_op> ops{enter("a"), enter("b"), enter("c")};
+  for (auto& op : ops)
+    ASSERT_TRUE(op.entered);
+  auto d = run_cmd("d");
+  EXPECT_FALSE(d->settled());
+  EXPECT_EQ(stats().waiters, 1u);
+  leave(ops[1]); // ends without a message to the registry
+  advance(span(10ms)); // the registry looks again
+  EXPECT_EQ(backend->finish_all("d"), 1u);
+  run();
+  ASSERT_TRUE(d->value.has_value()) << d->message;
+  EXPECT_EQ(active(stats()), (std::vector<std::string>{"a", "c", "d"}));
+  leave(ops[0]);
+  leave(ops[2]);
+}
+
+TEST_F(RegistryFastPathTest, StatsCountFastOperations) {
+  start();
+  use("org1");
+  use_fast("org1");
+  use_fast("org1");
+  auto op = enter("org1");
+  auto s = stats();
+  ASSERT_TRUE(row(s, "org1").has_value());
+  EXPECT_EQ(row(s, "org1")->use_count, 3u); // one through the registry, two fast
+  EXPECT_EQ(row(s, "org1")->counters.ops, 3u);
+  EXPECT_EQ(row(s, "org1")->inflight, 1u);
+  EXPECT_EQ(row(s, "org1")->counters.inflight, 1u);
+  EXPECT_EQ(s.inflight, 1u);
+  leave(op);
+}
+
+TEST_F(RegistryFastPathTest, DrainWaitsForFastOperations) {
+  start();
+  use("org1");
+  auto op = enter("org1");
+  auto drained = ask<bool>(registry, drain_atom::value, span(10s));
+  EXPECT_FALSE(drained->settled());
+  EXPECT_FALSE(op.gate->try_enter()); // closed for new work
+  EXPECT_EQ(backend->open_channels, 1u);
+  leave(op); // the last one out tells the tenant, which quits
+  ASSERT_TRUE(drained->value.has_value());
+  EXPECT_TRUE(*drained->value);
+  op.gate.reset();
+  EXPECT_EQ(backend->open_channels, 0u);
+}
+
 } // namespace
 } // namespace tenantrt

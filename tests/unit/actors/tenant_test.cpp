@@ -130,5 +130,35 @@ TEST_F(TenantTest, DrainRefusesNewWorkAndQuitsAfterTheLastOp) {
   EXPECT_EQ(backend->open_channels, 0u); // actor gone, channel released
 }
 
+TEST_F(TenantTest, IdleTimerWaitsForFastOperationsAndCountsFromTheLastOne) {
+  auto fast = gate.lock();
+  ASSERT_TRUE(fast->try_enter());
+  advance(std::chrono::duration_cast<caf::timespan>(61s));
+  EXPECT_TRUE(retire_requests->empty()); // busy through the gate
+  EXPECT_EQ(counters().inflight, 1u);
+  fast->leave(testing::fake_backend::ok_outcome(), sched.clock().now()); // t = 61 s
+  advance(std::chrono::duration_cast<caf::timespan>(59s)); // the re-armed timer fires at 121 s
+  EXPECT_TRUE(retire_requests->empty());
+  advance(std::chrono::duration_cast<caf::timespan>(2s));
+  EXPECT_EQ(retire_requests->size(), 1u);
+  auto c = counters();
+  EXPECT_EQ(c.ops, 1u);
+  EXPECT_EQ(c.inflight, 0u);
+  EXPECT_EQ(c.latency.count, 1u);
+}
+
+TEST_F(TenantTest, DrainWaitsForTheGateToEmpty) {
+  auto fast = gate.lock();
+  ASSERT_TRUE(fast->try_enter());
+  caf::anon_send(tenant, drain_atom::value);
+  run();
+  EXPECT_FALSE(fast->try_enter()); // the drain closed the gate
+  EXPECT_EQ(run_cmd()->error, errc::shutting_down);
+  fast->leave(testing::fake_backend::ok_outcome(), sched.clock().now());
+  run(); // gate_empty -> quit
+  fast.reset();
+  EXPECT_EQ(backend->open_channels, 0u); // actor gone, channel released
+}
+
 } // namespace
 } // namespace tenantrt
