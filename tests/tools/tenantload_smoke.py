@@ -57,7 +57,8 @@ with tempfile.TemporaryDirectory(prefix="tenantload-smoke.") as tmp:
     with open(report_path) as f:
         report = json.load(f)
     modes = {m["mode"]: m for m in report["modes"]}
-    check(sorted(modes) == sorted(["runtime", "daemon", "naive", "pool-per-tenant", "direct"]),
+    check(sorted(modes) == sorted(["runtime", "runtime-async", "daemon", "naive", "pool-per-tenant",
+                                   "direct"]),
           f"modes in report: {sorted(modes)}")
     for name, m in modes.items():
         if "failure" in m:
@@ -71,7 +72,7 @@ with tempfile.TemporaryDirectory(prefix="tenantload-smoke.") as tmp:
         check(len(m["series"]["samples"]) >= 20, f"{name}: {len(m['series']['samples'])} samples")
         check(len(m["series"]["windows"]) >= 3, f"{name}: {len(m['series']['windows'])} windows")
         check([p["name"] for p in m["phases"]] == ["load", "idle"], f"{name}: phases")
-        if name in ("runtime", "daemon"):
+        if name in ("runtime", "runtime-async", "daemon"):
             check(m["connections"]["cap"] == 4, f"{name}: cap {m['connections']['cap']}")
             check(m["connections"]["samples_over_cap"] == 0 and m["connections"]["peak"] <= 4,
                   f"{name}: above the cap: peak {m['connections']['peak']}")

@@ -1,6 +1,9 @@
 #pragma once
 // What tenantload sends operations through, one implementation per --mode:
-//   runtime          an embedded tenantrt::runtime (runtime/runtime.hpp)
+//   runtime          an embedded tenantrt::runtime (runtime/runtime.hpp), its
+//                    blocking execute(): a request thread that waits anyway
+//   runtime-async    the same runtime through run_command(...).get(): the
+//                    future API, whose commands run on the executor
 //   daemon           tenantrtd's control socket `exec` (one connection per worker)
 //   naive            a new mongoc_client_t per operation
 //   pool-per-tenant  one mongoc_client_pool_t per tenant, cached for ever
@@ -57,7 +60,8 @@ struct driver_timeouts {
   uint32_t socket_timeout_ms = 30000;
 };
 
-std::unique_ptr<load_target> make_runtime_target(runtime_config config);
+/// async: run_command(...).get() instead of execute().
+std::unique_ptr<load_target> make_runtime_target(runtime_config config, bool async);
 std::unique_ptr<load_target> make_naive_target(const std::string& uri, driver_timeouts timeouts);
 std::unique_ptr<load_target> make_pool_per_tenant_target(const std::string& uri,
                                                          driver_timeouts timeouts);

@@ -21,6 +21,7 @@ constexpr double plot_width = width - left - right;
 
 const char* color_of(const std::string& mode) {
   if (mode == "runtime") return "#1f77b4";
+  if (mode == "runtime-async") return "#17becf";
   if (mode == "daemon") return "#2ca02c";
   if (mode == "naive") return "#d62728";
   if (mode == "pool-per-tenant") return "#ff7f0e";

@@ -85,8 +85,8 @@ int main(int argc, char** argv) {
     ->required()
     ->check(CLI::ExistingFile);
   app.add_option("--mode", opts.modes,
-                 "runtime, daemon, naive, pool-per-tenant, direct or all (repeatable; "
-                 "default all)");
+                 "runtime, runtime-async, daemon, naive, pool-per-tenant, direct or all "
+                 "(repeatable; default all)");
   auto uri_option = app.add_option("--uri", opts.uri, "MongoDB URI of the server to load");
   app.add_flag("--dev-server", opts.dev_server,
                "start dev-mongo (tools/dev-mongo) on a free loopback port")
@@ -125,8 +125,8 @@ int main(int argc, char** argv) {
       modes.push_back(m);
     } else {
       std::fprintf(stderr,
-                   "tenantload: --mode %s: unknown mode (expected runtime, daemon, naive, "
-                   "pool-per-tenant, direct or all)\n",
+                   "tenantload: --mode %s: unknown mode (expected runtime, runtime-async, "
+                   "daemon, naive, pool-per-tenant, direct or all)\n",
                    m.c_str());
       return 2;
     }

@@ -56,10 +56,11 @@ uint32_t pool_floor(const runtime_config& cfg) {
 
 class runtime_target final : public load_target {
 public:
-  explicit runtime_target(runtime_config config) : config_(config), rt_(std::move(config)) {}
+  runtime_target(runtime_config config, bool async)
+    : config_(config), rt_(std::move(config)), async_(async) {}
 
   std::unique_ptr<target_session> open_session() override {
-    return std::make_unique<session>(rt_);
+    return std::make_unique<session>(rt_, async_);
   }
   int64_t active_tenants() override {
     try {
@@ -79,18 +80,20 @@ public:
 private:
   class session final : public target_session {
   public:
-    explicit session(runtime& rt) : rt_(rt) {}
+    session(runtime& rt, bool async) : rt_(rt), async_(async) {}
     std::string run(const std::string& tenant_id, const nlohmann::ordered_json& command) override {
-      auto r = rt_.execute(tenant_id, command);
+      auto r = async_ ? rt_.run_command(tenant_id, command).get() : rt_.execute(tenant_id, command);
       return r.ok() ? std::string{} : std::string{to_string(r.code)};
     }
 
   private:
     runtime& rt_;
+    bool async_;
   };
 
   runtime_config config_;
   runtime rt_;
+  bool async_;
 };
 
 // -- daemon: control socket client ------------------------------------------------------
@@ -384,8 +387,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<load_target> make_runtime_target(runtime_config config) {
-  return std::make_unique<runtime_target>(std::move(config));
+std::unique_ptr<load_target> make_runtime_target(runtime_config config, bool async) {
+  return std::make_unique<runtime_target>(std::move(config), async);
 }
 
 std::unique_ptr<load_target> make_daemon_target(daemon_options options) {
@@ -393,8 +396,8 @@ std::unique_ptr<load_target> make_daemon_target(daemon_options options) {
 }
 
 const std::vector<std::string>& all_modes() {
-  static const std::vector<std::string> modes{"runtime", "daemon", "naive", "pool-per-tenant",
-                                              "direct"};
+  static const std::vector<std::string> modes{"runtime", "runtime-async", "daemon", "naive",
+                                              "pool-per-tenant", "direct"};
   return modes;
 }
 
@@ -402,7 +405,9 @@ std::unique_ptr<load_target> make_target(const std::string& mode, const runtime_
                                          const std::string& uri, const daemon_options& daemon) {
   driver_timeouts timeouts;
   if (mode == "runtime")
-    return make_runtime_target(config);
+    return make_runtime_target(config, false);
+  if (mode == "runtime-async")
+    return make_runtime_target(config, true);
   if (mode == "daemon")
     return make_daemon_target(daemon);
   if (mode == "naive")
@@ -412,8 +417,8 @@ std::unique_ptr<load_target> make_target(const std::string& mode, const runtime_
   if (mode == "direct")
     return make_direct_target(uri, timeouts);
   throw std::invalid_argument("unknown mode \"" + mode
-                              + "\" (expected runtime, daemon, naive, pool-per-tenant, direct "
-                                "or all)");
+                              + "\" (expected runtime, runtime-async, daemon, naive, "
+                                "pool-per-tenant, direct or all)");
 }
 
 } // namespace tenantrt::load
