@@ -365,6 +365,47 @@ ordered_json reply_for_error(const std::optional<ordered_json>& id, const caf::e
   return reply;
 }
 
+/// The reply to a successful exec: the server's reply under "reply".
+ordered_json exec_reply(const std::optional<ordered_json>& id, const std::string& reply_text) {
+  auto reply = ordered_json::parse(reply_text, nullptr, false);
+  if (reply.is_discarded())
+    return control::error_reply(id, errc::internal, "the server's reply is not valid JSON");
+  return control::ok_reply(id, ordered_json{{"reply", std::move(reply)}});
+}
+
+/// The reply to an exec that ran on the fast path, as reply_for_error would
+/// have answered it through the registry.
+ordered_json reply_for_outcome(const std::optional<ordered_json>& id, command_outcome& outcome) {
+  if (outcome.code == errc::none)
+    return exec_reply(id, outcome.reply_json);
+  auto reply = control::error_reply(id, outcome.code, outcome.message);
+  if (!outcome.reply_json.empty()) {
+    auto parsed = ordered_json::parse(outcome.reply_json, nullptr, false);
+    if (!parsed.is_discarded())
+      reply["reply"] = std::move(parsed);
+  }
+  return reply;
+}
+
+/// Runs an exec through hooks.run_active; false when the tenant is not active
+/// (then the registry takes it). The reply line is rendered on the executor
+/// thread that ran the command and comes back as a ctl_line_atom message.
+bool run_active(control_broker* self, connection_handle hdl, uint64_t serial,
+                const std::optional<ordered_json>& id, const std::string& tenant,
+                const std::string& command_json) {
+  auto& st = self->state;
+  if (!st.hooks.run_active)
+    return false;
+  // Weak: a command still running must not keep the broker alive after it stopped.
+  caf::weak_actor_ptr me = self->ctrl();
+  return st.hooks.run_active(tenant, command_json, [me, hdl, serial, id](command_outcome outcome) {
+    auto line = control::to_line(reply_for_outcome(id, outcome));
+    if (auto strong = me.lock())
+      caf::anon_send(caf::actor_cast<caf::actor>(strong), ctl_line_atom::value, hdl, serial,
+                     std::move(line));
+  });
+}
+
 /// Parses a JSON object produced by another actor; nullopt if it is not one.
 std::optional<ordered_json> parse_object(const std::string& text) {
   auto parsed = ordered_json::parse(text, nullptr, false);
@@ -529,15 +570,11 @@ void dispatch(control_broker* self, connection_handle hdl, control_client& clien
         settle(self, hdl, serial, control::error_reply(id, errc::bad_command, text.error));
         break;
       }
-      ask<std::string>(
-        self, hdl, serial, id, st.hooks.registry, "the registry", st.limits.request_timeout,
-        [](const std::optional<ordered_json>& id, const std::string& reply_text) {
-          auto reply = ordered_json::parse(reply_text, nullptr, false);
-          if (reply.is_discarded())
-            return control::error_reply(id, errc::internal, "the server's reply is not valid JSON");
-          return control::ok_reply(id, ordered_json{{"reply", std::move(reply)}});
-        },
-        run_atom::value, req.tenant, std::move(*text.text));
+      if (run_active(self, hdl, serial, id, req.tenant, *text.text))
+        break;
+      ask<std::string>(self, hdl, serial, id, st.hooks.registry, "the registry",
+                       st.limits.request_timeout, exec_reply, run_atom::value, req.tenant,
+                       std::move(*text.text));
       break;
     }
     case command::config:

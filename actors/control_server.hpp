@@ -11,6 +11,8 @@
 //   client --line--> broker --request(...).then--> registry / metrics
 //     ^                 |  \--hooks.run_blocking--> executor --anon_send--+
 //     +----reply line---+<------------------------------------------------+
+//                       \--hooks.run_active (exec of an active tenant)----+
+//                           runs on the executor, line rendered there too
 //
 // The broker runs on the middleman's single I/O thread, shared with every
 // other broker: it never blocks, and big answers are rendered on the executor.
@@ -52,6 +54,11 @@ struct control_hooks {
   std::function<nlohmann::ordered_json()> reload;
   /// Runs blocking work off the broker's thread (the runtime's executor); false if refused.
   std::function<bool(std::function<void()>)> run_blocking;
+  /// Optional fast path for exec (runtime::try_run_active): runs the command of
+  /// an active tenant without the registry; false sends it to the registry.
+  std::function<bool(const std::string& tenant, const std::string& command_json,
+                     std::function<void(command_outcome)> done)>
+    run_active;
   /// Drain time for evict (shutdown.drain_timeout_ms).
   caf::timespan evict_drain_timeout;
 };

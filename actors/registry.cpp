@@ -63,6 +63,14 @@ bool close_if_idle(const registry_state::entry& e) {
   return e.inflight == 0 && e.gate->try_close_idle(last_used(e));
 }
 
+/// Operations in flight through the registry and through active tenants' gates.
+uint32_t operations_in_flight(const registry_state& st) {
+  auto total = static_cast<uint32_t>(st.pending.size());
+  for (auto& [tenant, e] : st.tenants)
+    total += e.gate->inflight();
+  return total;
+}
+
 void serve_waiters(registry_pointer self);
 
 /// Why a tenant id cannot be served right now, if it cannot.
@@ -451,9 +459,7 @@ registry_stats snapshot(registry_pointer self) {
   out.max_tenants = st.config.registry.max_tenant_connections;
   out.draining_tenants = static_cast<uint32_t>(st.stopping.size());
   out.waiters = static_cast<uint32_t>(st.waiters.size());
-  out.inflight = static_cast<uint32_t>(st.pending.size());
-  for (auto& [tenant, e] : st.tenants)
-    out.inflight += e.gate->inflight();
+  out.inflight = operations_in_flight(st);
   out.main_database = st.config.main_database;
   out.main_state = to_string(st.main_state);
   auto current = now(self);
@@ -688,13 +694,14 @@ registry_actor::behavior_type registry_impl(registry_pointer self, runtime_confi
       for (auto& w : st.waiters)
         fail_waiter(w, make_error(errc::shutting_down, "tenantrt is shutting down"));
       st.waiters.clear();
+      auto inflight = operations_in_flight(st);
       std::vector<std::string> active;
       for (auto& [tenant, e] : st.tenants)
         active.push_back(tenant);
       for (auto& tenant : active)
         stop_tenant(self, tenant, "stopped for shutdown");
       log().info("registry draining: {} tenants, {} operations in flight", active.size(),
-                 st.pending.size());
+                 inflight);
       self->delayed_send(self, timeout, drain_deadline_atom::value);
       finish_drain_if_done(self);
       return promise;

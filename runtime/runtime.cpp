@@ -150,16 +150,26 @@ void runtime::submit(const std::string& tenant_id, std::optional<std::string> co
     callback(result{errc::shutting_down, "tenantrt is shut down", {}});
     return;
   }
+  auto to_result = [callback](command_outcome outcome) {
+    callback(result_from_outcome(std::move(outcome)));
+  };
+  if (!try_run_active(tenant_id, *command_text, std::move(to_result)))
+    submit_to_registry(tenant_id, std::move(*command_text), std::move(callback));
+}
+
+bool runtime::try_run_active(const std::string& tenant_id, const std::string& command_json,
+                             completion done) {
+  if (stopped_)
+    return false;
   auto gate = directory_->find(tenant_id);
-  if (gate && gate->try_enter()) {
-    gate->channel()->submit(std::move(*command_text),
-                            [gate, callback = std::move(callback)](command_outcome outcome) {
-                              gate->leave(outcome, std::chrono::steady_clock::now());
-                              callback(result_from_outcome(std::move(outcome)));
-                            });
-    return;
-  }
-  submit_to_registry(tenant_id, std::move(*command_text), std::move(callback));
+  if (!gate || !gate->try_enter())
+    return false;
+  // Left before done runs: whoever sees the result sees the tenant idle.
+  gate->channel()->submit(command_json, [gate, done = std::move(done)](command_outcome outcome) {
+    gate->leave(outcome, std::chrono::steady_clock::now());
+    done(std::move(outcome));
+  });
+  return true;
 }
 
 void runtime::submit_to_registry(const std::string& tenant_id, std::string command_text,

@@ -114,6 +114,16 @@ public:
   result execute(const std::string& tenant_id, const nlohmann::json& command);
   result execute(const std::string& tenant_id, const nlohmann::ordered_json& command);
 
+  /// The fast path alone, for services that deliver results their own way
+  /// (tenantrtd's control server): when tenant_id is active, runs
+  /// command_json (JSON text, key order kept) through its gate on the
+  /// executor, calls done with the outcome on the thread that ran it and
+  /// returns true. False, with nothing run and done dropped, when the tenant
+  /// is not active, is being retired or the runtime is stopped: then send the
+  /// command through registry() instead.
+  bool try_run_active(const std::string& tenant_id, const std::string& command_json,
+                      completion done);
+
   /// Runs a command on the main database (the service's shared data).
   std::future<result> run_main_command(const nlohmann::ordered_json& command);
 

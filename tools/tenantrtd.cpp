@@ -351,6 +351,10 @@ int main(int argc, char** argv) {
   hooks.run_blocking = [runtime_ptr](std::function<void()> job) {
     return runtime_ptr->post_blocking(std::move(job));
   };
+  hooks.run_active = [runtime_ptr](const std::string& tenant, const std::string& command_json,
+                                   std::function<void(tenantrt::command_outcome)> done) {
+    return runtime_ptr->try_run_active(tenant, command_json, std::move(done));
+  };
   hooks.evict_drain_timeout = std::chrono::duration_cast<caf::timespan>(drain_timeout);
 
   auto spawned = tenantrt::spawn_control_server(rt->system(), config.control, std::move(hooks));

@@ -27,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -381,6 +382,10 @@ struct ControlServerTest : ::testing::Test {
   std::string dir;
   std::string socket_path;
   bool reload_fails = false;
+  /// Tenants the fake fast path serves (runtime::try_run_active); others go
+  /// to the stub registry. Its outcomes: "fast" echoes, "fastfail" fails.
+  std::set<std::string> active_tenants;
+  std::atomic<size_t> fast_runs{0};
   /// When set (before start), the config hook waits for it: a stuck job.
   std::optional<std::shared_future<void>> config_gate;
   std::vector<std::string> addresses;
@@ -424,6 +429,23 @@ struct ControlServerTest : ::testing::Test {
       return ordered_json{{"applied", {"registry.idle_timeout_ms"}}, {"needsRestart", ordered_json::array()}};
     };
     h.run_blocking = [this](std::function<void()> job) { return runner.post(std::move(job)); };
+    h.run_active = [this](const std::string& tenant, const std::string& command_json,
+                          std::function<void(command_outcome)> done) {
+      if (active_tenants.count(tenant) == 0)
+        return false;
+      ++fast_runs;
+      return runner.post([tenant, command_json, done] {
+        command_outcome outcome;
+        if (tenant == "fastfail") {
+          outcome.code = errc::command_failed;
+          outcome.message = "tenant fastfail: no such command";
+          outcome.reply_json = R"({"ok":0,"errmsg":"no such command","code":59})";
+        } else {
+          outcome.reply_json = R"({"ok":1,"path":"fast","received":)" + command_json + "}";
+        }
+        done(std::move(outcome));
+      });
+    };
     h.evict_drain_timeout = std::chrono::milliseconds{1500};
     return h;
   }
@@ -593,6 +615,30 @@ TEST_F(ControlServerTest, RuntimeFailuresCarryErrcCodes) {
   auto failed = exec("fail");
   EXPECT_EQ(code_of(failed), "command_failed");
   EXPECT_EQ(failed["reply"]["code"], 59);
+}
+
+TEST_F(ControlServerTest, ExecOfAnActiveTenantTakesTheFastPathWithTheSameReplies) {
+  active_tenants = {"hot", "fastfail"};
+  start(config());
+  auto c = tcp_client();
+  std::string command = R"({"find":"orders","filter":{"at":{"$date":"2024-01-02T03:04:05Z"}}})";
+  auto fast = c.call(R"({"id":7,"cmd":"exec","tenant":"hot","command":)" + command + "}");
+  ASSERT_EQ(fast["ok"], true) << fast.dump();
+  EXPECT_EQ(fast["id"], 7);
+  EXPECT_EQ(fast["reply"]["path"], "fast");
+  EXPECT_EQ(fast["reply"]["received"].dump(), command); // key order and extended JSON kept
+  auto failed = c.call(request("f", "exec", {{"tenant", "fastfail"}, {"command", {{"nosuch", 1}}}}));
+  EXPECT_EQ(code_of(failed), "command_failed");
+  EXPECT_EQ(failed["reply"]["code"], 59);
+  EXPECT_NE(failed["error"]["message"].get<std::string>().find("no such command"), std::string::npos);
+  auto cold = c.call(request("c", "exec", {{"tenant", "cold"}, {"command", {{"ping", 1}}}}));
+  EXPECT_EQ(cold["reply"]["tenant"], "cold"); // the stub registry's echo
+  EXPECT_EQ(fast_runs.load(), 2u);
+  EXPECT_EQ(registry_runs(), 1u);
+  // A bad command never reaches either path.
+  auto bad = c.call(request("b", "exec", {{"tenant", "hot"}, {"command", {{"$db", "admin"}, {"ping", 1}}}}));
+  EXPECT_EQ(code_of(bad), "bad_command");
+  EXPECT_EQ(fast_runs.load(), 2u);
 }
 
 TEST_F(ControlServerTest, MalformedJsonThenValidRequestOnSameConnection) {
