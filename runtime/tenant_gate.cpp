@@ -35,7 +35,7 @@ void tenant_gate::leave(const command_outcome& outcome, time_point now) {
   }
   // Release: whoever sees the count drop also sees the figures above.
   auto before = state_.fetch_sub(1, std::memory_order_acq_rel);
-  if (before == (closed_bit | 1)) {
+  if ((before & closed_bit) && (before & count_mask) == 1) {
     std::function<void()> notify;
     {
       std::lock_guard<std::mutex> guard{on_drained_mutex_};
@@ -48,20 +48,27 @@ void tenant_gate::leave(const command_outcome& outcome, time_point now) {
 
 bool tenant_gate::try_close_idle(time_point idle_since) {
   uint64_t idle = 0;
-  if (!state_.compare_exchange_strong(idle, closed_bit, std::memory_order_acq_rel))
+  if (!state_.compare_exchange_strong(idle, closed_bit | tentative_bit, std::memory_order_acq_rel))
     return false;
-  if (last_used() <= idle_since)
+  if (last_used() <= idle_since) {
+    state_.fetch_and(~tentative_bit, std::memory_order_acq_rel);
     return true;
+  }
   // An operation left between the caller's look and the close: still in use.
   // Nothing can be in flight (the count was 0 and entering is refused), so
-  // reopening cannot lose a drained notification.
-  state_.store(0, std::memory_order_release);
+  // reopening cannot lose a drained notification; a close() meanwhile
+  // cleared the tentative bit and this fails, keeping the gate closed.
+  uint64_t tentative = closed_bit | tentative_bit;
+  state_.compare_exchange_strong(tentative, 0, std::memory_order_acq_rel);
   return false;
 }
 
 uint32_t tenant_gate::close() {
-  auto before = state_.fetch_or(closed_bit, std::memory_order_acq_rel);
-  return static_cast<uint32_t>(before & ~closed_bit);
+  auto before = state_.load(std::memory_order_relaxed);
+  while (!state_.compare_exchange_weak(before, (before | closed_bit) & ~tentative_bit,
+                                       std::memory_order_acq_rel, std::memory_order_relaxed)) {
+  }
+  return static_cast<uint32_t>(before & count_mask);
 }
 
 bool tenant_gate::closed() const {
@@ -69,7 +76,7 @@ bool tenant_gate::closed() const {
 }
 
 uint32_t tenant_gate::inflight() const {
-  return static_cast<uint32_t>(state_.load(std::memory_order_acquire) & ~closed_bit);
+  return static_cast<uint32_t>(state_.load(std::memory_order_acquire) & count_mask);
 }
 
 tenant_gate::time_point tenant_gate::last_used() const {

@@ -80,6 +80,10 @@ public:
 
 private:
   static constexpr uint64_t closed_bit = uint64_t{1} << 63;
+  /// Set with closed_bit by try_close_idle while it checks the last use: only
+  /// a close still carrying it may be undone, so a close() in between stands.
+  static constexpr uint64_t tentative_bit = uint64_t{1} << 62;
+  static constexpr uint64_t count_mask = tentative_bit - 1;
 
   std::shared_ptr<tenant_channel> channel_;
   /// closed_bit | operations in flight: one word, so enter and close never race.
