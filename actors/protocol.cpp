@@ -3,6 +3,8 @@
 #include <caf/message.hpp>
 #include <caf/sec.hpp>
 
+#include <mutex>
+
 namespace tenantrt {
 
 caf::error make_error(errc code, std::string message, std::string reply_json) {
@@ -39,6 +41,38 @@ std::string reply_of(const caf::error& err) {
       && err.context().match_element<std::string>(1))
     return err.context().get_as<std::string>(1);
   return {};
+}
+
+struct relay_reply::once {
+  explicit once(callback cb) : done(std::move(cb)) {}
+  ~once() {
+    // Dropped unanswered (the relay stopped first): the caller still hears.
+    if (done) {
+      auto failure = make_error(errc::shutting_down, "tenantrt is shut down");
+      done(nullptr, &failure);
+    }
+  }
+  /// The callback, once: later calls get an empty one.
+  callback take() {
+    std::lock_guard<std::mutex> guard{mutex};
+    auto out = std::move(done);
+    done = nullptr;
+    return out;
+  }
+  callback done;
+  std::mutex mutex;
+};
+
+relay_reply::relay_reply(callback done) : once_(std::make_shared<once>(std::move(done))) {}
+
+void relay_reply::deliver(std::string& reply) const {
+  if (auto done = once_->take())
+    done(&reply, nullptr);
+}
+
+void relay_reply::fail(const caf::error& failure) const {
+  if (auto done = once_->take())
+    done(nullptr, &failure);
 }
 
 void latency_summary::record(uint64_t latency_us) {

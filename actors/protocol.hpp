@@ -14,6 +14,8 @@
 // code is an errc (see make_error / errc_of below).
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -245,6 +247,30 @@ using metrics_actor = caf::typed_actor<
   caf::reacts_to<sample_atom, uint64_t>,
   caf::reacts_to<drain_atom>>;
 
+/// Where the facade's relay hands a registry answer: the reply JSON, or the
+/// error. Called exactly once (with shutting_down if the relay is gone).
+class relay_reply {
+public:
+  using callback = std::function<void(std::string* reply, const caf::error* failure)>;
+  relay_reply() = default;
+  explicit relay_reply(callback done);
+  void deliver(std::string& reply) const;
+  void fail(const caf::error& failure) const;
+
+private:
+  struct once;
+  std::shared_ptr<once> once_;
+};
+
+/// Carries the facade's commands that need the registry (a tenant's first
+/// command, or one while it is retired) and answers each through its
+/// relay_reply: one long-lived actor instead of an actor spawned per command.
+using relay_actor = caf::typed_actor<
+  caf::reacts_to<run_atom, std::string, std::string, relay_reply>,
+  caf::reacts_to<main_atom, std::string, relay_reply>,
+  /// Quit once every request in flight has its answer.
+  caf::reacts_to<drain_atom>>;
+
 /// Drives pool maintenance (idle closing, warm top-up) on a timer.
 using pool_maintainer_actor = caf::typed_actor<
   caf::reacts_to<maintain_atom, uint64_t>,
@@ -257,3 +283,4 @@ using pool_maintainer_actor = caf::typed_actor<
 // Outcomes travel only between local actors (never serialized).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tenantrt::command_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tenantrt::runtime_config)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tenantrt::relay_reply)

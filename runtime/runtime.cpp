@@ -13,6 +13,7 @@
 #include "actors/metrics.hpp"
 #include "actors/pool_maintainer.hpp"
 #include "actors/registry.hpp"
+#include "actors/relay.hpp"
 #include "runtime/blocking_executor.hpp"
 #include "config/config_loader.hpp"
 #include "runtime/command_document.hpp"
@@ -71,6 +72,12 @@ result result_from_outcome(command_outcome outcome) {
   return out;
 }
 
+relay_reply::callback to_relay_callback(result_callback callback) {
+  return [callback = std::move(callback)](std::string* reply, const caf::error* failure) {
+    callback(reply != nullptr ? result_from_reply(*reply) : result_from_error(*failure));
+  };
+}
+
 template <class Reply, class... Message>
 Reply ask(caf::actor_system& system, const registry_actor& registry,
           std::chrono::milliseconds timeout, const char* what, Message... message) {
@@ -123,6 +130,7 @@ void runtime::start() {
   directory_ = std::make_shared<tenant_directory>();
   registry_ = system_->spawn(registry_impl, config_,
                              std::static_pointer_cast<command_backend>(backend_), directory_);
+  relay_ = system_->spawn(relay_impl, registry_);
   std::weak_ptr<mongo_backend> weak_backend = backend_;
   metrics_ = system_->spawn(metrics_impl, config_, registry_, [weak_backend] {
     auto backend = weak_backend.lock();
@@ -174,13 +182,8 @@ bool runtime::try_run_active(const std::string& tenant_id, const std::string& co
 
 void runtime::submit_to_registry(const std::string& tenant_id, std::string command_text,
                                  result_callback callback) {
-  auto registry = registry_;
-  system_->spawn([registry, tenant_id, text = std::move(command_text),
-                  callback = std::move(callback)](caf::event_based_actor* self) mutable {
-    self->request(registry, caf::infinite, run_atom::value, tenant_id, std::move(text))
-      .then([callback](std::string& reply) { callback(result_from_reply(reply)); },
-            [callback](caf::error& err) { callback(result_from_error(err)); });
-  });
+  caf::anon_send(relay_, run_atom::value, tenant_id, std::move(command_text),
+                 relay_reply{to_relay_callback(std::move(callback))});
 }
 
 result runtime::execute_text(const std::string& tenant_id, std::optional<std::string> command_text,
@@ -255,12 +258,8 @@ std::future<result> runtime::run_main_command(const nlohmann::ordered_json& comm
                                  : result{errc::bad_command, text.error, {}});
     return future;
   }
-  auto registry = registry_;
-  system_->spawn([registry, text = std::move(*text.text), promise](caf::event_based_actor* self) {
-    self->request(registry, caf::infinite, main_atom::value, text)
-      .then([promise](std::string& reply) { promise->set_value(result_from_reply(reply)); },
-            [promise](caf::error& err) { promise->set_value(result_from_error(err)); });
-  });
+  caf::anon_send(relay_, main_atom::value, std::move(*text.text),
+                 relay_reply{to_relay_callback([promise](result r) { promise->set_value(std::move(r)); })});
   return future;
 }
 
@@ -360,6 +359,7 @@ bool runtime::drain(std::chrono::milliseconds drain_timeout) {
                  log().error("drain failed: {}", message_of(err));
                  self->send_exit(registry_, caf::exit_reason::kill);
                });
+    self->send(relay_, drain_atom::value);
     self->send(maintainer_, drain_atom::value);
     self->send(metrics_, drain_atom::value);
   }

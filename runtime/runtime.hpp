@@ -186,6 +186,7 @@ private:
   std::shared_ptr<mongo_backend> backend_;
   std::shared_ptr<tenant_directory> directory_;
   registry_actor registry_;
+  relay_actor relay_;
   metrics_actor metrics_;
   pool_maintainer_actor maintainer_;
   /// Guards config_ against reload() racing config().
