@@ -672,7 +672,10 @@ registry_actor::behavior_type registry_impl(registry_pointer self, runtime_confi
           if (--*remaining == 0)
             promise.deliver(std::move(*out));
         };
-        self->request(actor, std::chrono::seconds{2}, stats_atom::value)
+        // No timeout: a tenant never blocks, and a dead one answers with an
+        // error at once; a timeout per tenant put 2 timer events per tenant
+        // and sample on CAF's clock thread.
+        self->request(actor, caf::infinite, stats_atom::value)
           .then([=](tenant_counters& counters) mutable {
                   out->tenants[row].counters = std::move(counters);
                   finish();
