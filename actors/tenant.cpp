@@ -49,6 +49,7 @@ caf::typed_response_promise<std::string> start_operation(tenant_pointer self,
   auto op_id = ++st.next_op_id;
   st.pending.emplace(op_id, promise);
   ++st.counters.inflight; // busy: the idle timer will not retire us now
+  st.gate->actor_operation_started();
   log().debug("tenant {} op {} started", st.target.tenant_id, op_id);
   // Runs on an executor thread: only enqueue a message from there.
   auto me = caf::actor_cast<tenant_actor>(self);
@@ -67,14 +68,12 @@ bool finish_operation(tenant_pointer self, uint64_t op_id, command_outcome& outc
   auto promise = std::move(i->second);
   st.pending.erase(i);
   --st.counters.inflight;
-  ++st.counters.ops;
-  st.counters.latency.record(static_cast<uint64_t>(outcome.latency.count()));
+  st.gate->actor_operation_finished(outcome);
   log().debug("tenant {} op {} done in {} us: {}", st.target.tenant_id, op_id,
               outcome.latency.count(), to_string(outcome.code));
   if (outcome.code == errc::none) {
     promise.deliver(std::move(outcome.reply_json));
   } else {
-    ++st.counters.errors;
     promise.deliver(make_error(outcome.code, std::move(outcome.message),
                                std::move(outcome.reply_json)));
   }
@@ -104,7 +103,7 @@ tenant_actor::behavior_type active_behavior(tenant_pointer self) {
       return start_operation(self, std::move(command_json));
     },
     [=](stats_atom) {
-      return combined_counters(self->state.counters, self->state.gate->counters());
+      return to_tenant_counters(self->state.gate->counters());
     },
     [=](touch_atom) {
       if (self->state.counters.inflight == 0)
@@ -153,7 +152,7 @@ tenant_actor::behavior_type draining_behavior(tenant_pointer self) {
       return promise;
     },
     [=](stats_atom) {
-      return combined_counters(self->state.counters, self->state.gate->counters());
+      return to_tenant_counters(self->state.gate->counters());
     },
     [=](touch_atom) {},
     [=](reload_atom, caf::timespan) {},
@@ -172,17 +171,16 @@ tenant_actor::behavior_type draining_behavior(tenant_pointer self) {
 static_assert(gate_counters::bucket_count == latency_summary::bucket_count,
               "the gate and the actor bucket latencies alike");
 
-tenant_counters combined_counters(const tenant_counters& actor_counters,
-                                  const gate_counters& gate) {
-  auto out = actor_counters;
-  out.inflight += gate.inflight;
-  out.ops += gate.ops;
-  out.errors += gate.errors;
-  out.latency.count += gate.ops;
-  out.latency.sum_us += gate.latency_sum_us;
-  out.latency.max_us = std::max(out.latency.max_us, gate.latency_max_us);
-  for (size_t i = 0; i < gate.latency_buckets.size() && i < out.latency.buckets.size(); ++i)
-    out.latency.buckets[i] += gate.latency_buckets[i];
+tenant_counters to_tenant_counters(const gate_counters& gate) {
+  tenant_counters out;
+  out.inflight = gate.inflight;
+  out.ops = gate.ops;
+  out.errors = gate.errors;
+  out.latency.count = gate.ops;
+  out.latency.sum_us = gate.latency_sum_us;
+  out.latency.max_us = gate.latency_max_us;
+  for (size_t i = 0; i < gate.latency_buckets.size(); ++i)
+    out.latency.buckets[i] = gate.latency_buckets[i];
   return out;
 }
 

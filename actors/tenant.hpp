@@ -57,7 +57,8 @@ struct tenant_actor_state {
   bool idle_timer_pending = false;
   uint64_t next_op_id = 0;
   std::unordered_map<uint64_t, caf::typed_response_promise<std::string>> pending;
-  /// Operations that went through the actor (the gate counts its own).
+  /// In flight through the actor (its figures are recorded in the gate,
+  /// where the registry reads them without a message).
   tenant_counters counters;
 };
 
@@ -68,8 +69,7 @@ tenant_impl(tenant_actor::stateful_pointer<tenant_actor_state> self,
             tenant_target target, std::shared_ptr<tenant_gate> gate,
             tenant_supervisor_actor supervisor, caf::timespan idle_timeout);
 
-/// The actor's counters joined with its gate's (fast operations).
-tenant_counters combined_counters(const tenant_counters& actor_counters,
-                                  const gate_counters& gate);
+/// A tenant's counters (both paths) as the protocol carries them.
+tenant_counters to_tenant_counters(const gate_counters& gate);
 
 } // namespace tenantrt

@@ -14,7 +14,7 @@ bool tenant_gate::try_enter() {
   return true;
 }
 
-void tenant_gate::leave(const command_outcome& outcome, time_point now) {
+void tenant_gate::count_outcome(const command_outcome& outcome) {
   auto latency_us = static_cast<uint64_t>(outcome.latency.count());
   ops_.fetch_add(1, std::memory_order_relaxed);
   if (outcome.code != errc::none)
@@ -28,6 +28,20 @@ void tenant_gate::leave(const command_outcome& outcome, time_point now) {
   while (bucket + 1 < gate_counters::bucket_count && latency_us >= (uint64_t{1} << bucket))
     ++bucket;
   latency_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+}
+
+void tenant_gate::actor_operation_started() {
+  actor_inflight_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void tenant_gate::actor_operation_finished(const command_outcome& outcome) {
+  count_outcome(outcome);
+  actor_inflight_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void tenant_gate::leave(const command_outcome& outcome, time_point now) {
+  count_outcome(outcome);
+  fast_ops_.fetch_add(1, std::memory_order_relaxed);
   auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
   auto last = last_used_ns_.load(std::memory_order_relaxed);
   while (now_ns > last
@@ -90,8 +104,9 @@ void tenant_gate::set_on_drained(std::function<void()> on_drained) {
 
 gate_counters tenant_gate::counters() const {
   gate_counters out;
-  out.inflight = inflight();
+  out.inflight = inflight() + actor_inflight_.load(std::memory_order_relaxed);
   out.ops = ops_.load(std::memory_order_relaxed);
+  out.fast_ops = fast_ops_.load(std::memory_order_relaxed);
   out.errors = errors_.load(std::memory_order_relaxed);
   out.latency_sum_us = latency_sum_us_.load(std::memory_order_relaxed);
   out.latency_max_us = latency_max_us_.load(std::memory_order_relaxed);

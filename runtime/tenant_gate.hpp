@@ -25,11 +25,16 @@
 
 namespace tenantrt {
 
-/// What the gate counted of the operations that went through it.
+/// A tenant's operations on both paths: the gate's own (fast) and those the
+/// tenant actor ran and recorded here, so a reader needs no message.
 struct gate_counters {
   static constexpr size_t bucket_count = 24;
+  /// In flight on both paths.
   uint32_t inflight = 0;
+  /// Finished on both paths.
   uint64_t ops = 0;
+  /// Finished on the fast path.
+  uint64_t fast_ops = 0;
   uint64_t errors = 0;
   uint64_t latency_sum_us = 0;
   uint64_t latency_max_us = 0;
@@ -72,6 +77,12 @@ public:
   /// Last time an operation left; time_point{} when none has.
   time_point last_used() const;
 
+  /// The tenant actor's own operations, counted here too so that stats need
+  /// no message to it: one started, one finished with its outcome. They do
+  /// not hold the gate (inflight(), close) nor move last_used().
+  void actor_operation_started();
+  void actor_operation_finished(const command_outcome& outcome);
+
   /// Called once, by the thread whose leave() empties a closed gate (so the
   /// tenant actor waiting to quit learns it). Set it before publishing the gate.
   void set_on_drained(std::function<void()> on_drained);
@@ -89,7 +100,11 @@ private:
   /// closed_bit | operations in flight: one word, so enter and close never race.
   std::atomic<uint64_t> state_{0};
   std::atomic<int64_t> last_used_ns_{0};
+  void count_outcome(const command_outcome& outcome);
+
+  std::atomic<uint32_t> actor_inflight_{0};
   std::atomic<uint64_t> ops_{0};
+  std::atomic<uint64_t> fast_ops_{0};
   std::atomic<uint64_t> errors_{0};
   std::atomic<uint64_t> latency_sum_us_{0};
   std::atomic<uint64_t> latency_max_us_{0};

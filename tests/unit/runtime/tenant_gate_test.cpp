@@ -355,6 +355,28 @@ TEST_F(TenantGateTest, IdleCloseAcceptsTheGatesOwnLastUse) {
   EXPECT_TRUE(gate.closed());
 }
 
+TEST_F(TenantGateTest, ActorOperationsAreCountedButDoNotHoldTheGate) {
+  gate.actor_operation_started();
+  EXPECT_EQ(gate.counters().inflight, 1u);
+  EXPECT_EQ(gate.inflight(), 0u); // the actor waits for its own operations
+  ASSERT_TRUE(gate.try_enter());
+  EXPECT_EQ(gate.counters().inflight, 2u);
+  gate.leave(ok(), at(10));
+  command_outcome failed;
+  failed.code = errc::timeout;
+  failed.latency = std::chrono::microseconds{300};
+  gate.actor_operation_finished(failed);
+  auto c = gate.counters();
+  EXPECT_EQ(c.inflight, 0u);
+  EXPECT_EQ(c.ops, 2u);
+  EXPECT_EQ(c.fast_ops, 1u);
+  EXPECT_EQ(c.errors, 1u);
+  EXPECT_EQ(gate.last_used(), at(10)); // only the fast path moves it
+  gate.actor_operation_started();
+  EXPECT_TRUE(gate.try_close_idle(at(10)));
+  EXPECT_EQ(drained.load(), 0);
+}
+
 TEST_F(TenantGateTest, IdleCloseClosesANeverUsedGate) {
   EXPECT_TRUE(gate.try_close_idle(time_point{}));
   EXPECT_TRUE(gate.closed());
