@@ -66,11 +66,15 @@ struct relay_reply::once {
 relay_reply::relay_reply(callback done) : once_(std::make_shared<once>(std::move(done))) {}
 
 void relay_reply::deliver(std::string& reply) const {
+  if (!once_)
+    return; // default-constructed: nobody to tell
   if (auto done = once_->take())
     done(&reply, nullptr);
 }
 
 void relay_reply::fail(const caf::error& failure) const {
+  if (!once_)
+    return;
   if (auto done = once_->take())
     done(nullptr, &failure);
 }
