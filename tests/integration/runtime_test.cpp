@@ -103,6 +103,15 @@ std::optional<tenant_stats> tenant_row(const runtime_stats& s, const std::string
   return std::nullopt;
 }
 
+/// Makes dev-mongo hold the next find for block_ms (a fail point set
+/// through the main database), so an operation is in flight on purpose.
+result hold_next_find(runtime& rt, int block_ms) {
+  return rt.run_main_command(
+    {{"configureFailPoint", "failCommand"},
+     {"mode", {{"times", 1}}},
+     {"data", {{"failCommands", {"find"}}, {"blockConnection", true}, {"blockTimeMS", block_ms}}}}).get();
+}
+
 /// Polls stats until pred holds (state changes are asynchronous) or 10 s pass.
 template <class Pred>
 bool eventually(runtime& rt, Pred pred) {
@@ -254,10 +263,7 @@ TEST_F(RuntimeTest, InvalidTenantIdsAndBadCommandsNeverReachTheServer) {
 
 TEST_F(RuntimeTest, ShutdownDrainsInFlightWorkAndClosesEverySocket) {
   runtime rt{config_for(server)};
-  auto failpoint = rt.run_main_command(
-    {{"configureFailPoint", "failCommand"},
-     {"mode", {{"times", 1}}},
-     {"data", {{"failCommands", {"find"}}, {"blockConnection", true}, {"blockTimeMS", 700}}}}).get();
+  auto failpoint = hold_next_find(rt, 700);
   ASSERT_TRUE(failpoint.ok()) << failpoint.message;
   auto slow = rt.run_command("org1", R"({"find":"orders","filter":{}})"_json);
   ASSERT_TRUE(eventually(rt, [](const runtime_stats& s) { return s.registry.inflight == 1; }));
@@ -367,10 +373,7 @@ TEST_F(RuntimeTest, FastPathAnswersAndRefusesAsTheRegistryPathDoes) {
 TEST_F(RuntimeTest, EvictingATenantLetsItsFastOperationFinishAndTheNextOneRecreatesIt) {
   runtime rt{config_for(server)};
   ASSERT_TRUE(rt.execute("org1", R"({"ping":1})"_json).ok());
-  auto failpoint = rt.run_main_command(
-    {{"configureFailPoint", "failCommand"},
-     {"mode", {{"times", 1}}},
-     {"data", {{"failCommands", {"find"}}, {"blockConnection", true}, {"blockTimeMS", 700}}}}).get();
+  auto failpoint = hold_next_find(rt, 700);
   ASSERT_TRUE(failpoint.ok()) << failpoint.message;
   auto slow = std::async(std::launch::async, [&rt] {
     return rt.execute("org1", R"({"find":"orders","filter":{}})"_json);
@@ -387,10 +390,7 @@ TEST_F(RuntimeTest, EvictingATenantLetsItsFastOperationFinishAndTheNextOneRecrea
 TEST_F(RuntimeTest, ShutdownDrainsFastOperationsInFlight) {
   runtime rt{config_for(server)};
   ASSERT_TRUE(rt.execute("org1", R"({"ping":1})"_json).ok());
-  auto failpoint = rt.run_main_command(
-    {{"configureFailPoint", "failCommand"},
-     {"mode", {{"times", 1}}},
-     {"data", {{"failCommands", {"find"}}, {"blockConnection", true}, {"blockTimeMS", 700}}}}).get();
+  auto failpoint = hold_next_find(rt, 700);
   ASSERT_TRUE(failpoint.ok()) << failpoint.message;
   auto slow = rt.run_command("org1", R"({"find":"orders","filter":{}})"_json); // fast path, executor
   ASSERT_TRUE(eventually(rt, [](const runtime_stats& s) { return s.registry.inflight == 1; }));
