@@ -86,6 +86,37 @@ with tempfile.TemporaryDirectory(prefix="tenantload-smoke.") as tmp:
     check({e.get("data-mode") for e in lines} == set(modes), "plot: a line per mode")
     for name in modes:
         check(name in run.stdout, f"table does not name {name}")
+
+    # Interleaved: two modes at once, each worker's operations alternating.
+    run = subprocess.run([tenantload, "--scenario", smoke, "--dev-server", "--mode", "runtime",
+                          "--interleave"], capture_output=True, text=True, timeout=60)
+    check(run.returncode == 2 and "--interleave needs two or more different modes" in run.stderr,
+          f"interleave of one mode: exit {run.returncode}: {run.stderr!r}")
+    pair_path = os.path.join(tmp, "pair.json")
+    pair = subprocess.run([tenantload, "--scenario", smoke, "--dev-server", "--mode", "runtime",
+                           "--mode", "direct", "--interleave", "--report", pair_path],
+                          capture_output=True, text=True, timeout=120)
+    output += pair.stdout + pair.stderr
+    check(pair.returncode == 0, f"interleaved run: exit {pair.returncode}")
+    with open(pair_path) as f:
+        pair_modes = {m["mode"]: m for m in json.load(f)["modes"]}
+    check(sorted(pair_modes) == ["direct", "runtime"], f"interleaved modes: {sorted(pair_modes)}")
+    if sorted(pair_modes) == ["direct", "runtime"]:
+        rt, direct = pair_modes["runtime"], pair_modes["direct"]
+        check(rt["interleaved_with"] == ["direct"] and direct["interleaved_with"] == ["runtime"],
+              f"interleaved_with: {rt['interleaved_with']}, {direct['interleaved_with']}")
+        for name, m in pair_modes.items():
+            check(m["ops"] > 0 and m["error_total"] == 0, f"interleaved {name}: {m['ops']} ops, "
+                  f"errors {m['errors']}")
+            check(m["latency"]["p50_us"] > 0, f"interleaved {name}: no latency")
+            check(m["cpu"]["client_us_per_op"] is None, f"interleaved {name}: CPU per op given")
+            check(m["connections"]["cap"] is None, f"interleaved {name}: a cap for the shared sockets")
+            check(m["connections"]["peak"] > 0, f"interleaved {name}: no connection measured")
+        # Turns alternate in every worker: the two lanes differ by at most
+        # one operation per worker.
+        check(abs(rt["ops"] - direct["ops"]) <= 4, f"interleaved ops: {rt['ops']} vs {direct['ops']}")
+        check(max(s[2] for s in rt["series"]["samples"]) > 0, "interleaved runtime: tenants never seen")
+    check("interleaved: the modes ran at once" in pair.stdout, "interleaved: no note under the table")
     if failures:
         print(output)
         for f in failures:

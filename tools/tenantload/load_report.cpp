@@ -32,8 +32,12 @@ ordered_json optional_json(const std::optional<T>& value) {
   return value ? ordered_json(*value) : ordered_json(nullptr);
 }
 
-ordered_json phase_json(const phase_result& p) {
+/// interleaved: client CPU is of the whole run, so no per-op figure.
+ordered_json phase_json(const phase_result& p, bool interleaved) {
   double seconds = p.end_s - p.start_s;
+  ordered_json cpu_per_op = nullptr;
+  if (!interleaved)
+    cpu_per_op = p.figures.ops > 0 ? p.client_cpu_s * 1e6 / static_cast<double>(p.figures.ops) : 0.0;
   return {{"name", p.name},
           {"idle", p.idle},
           {"start_s", p.start_s},
@@ -44,8 +48,7 @@ ordered_json phase_json(const phase_result& p) {
           {"throughput_ops_s", seconds > 0 ? static_cast<double>(p.figures.ops) / seconds : 0.0},
           {"latency", latency_json(p.figures.latency)},
           {"client_cpu_s", p.client_cpu_s},
-          {"client_cpu_us_per_op",
-           p.figures.ops > 0 ? p.client_cpu_s * 1e6 / static_cast<double>(p.figures.ops) : 0.0},
+          {"client_cpu_us_per_op", cpu_per_op},
           {"connections", {{"peak", p.connections_peak},
                            {"mean", p.connections_mean},
                            {"end", p.connections_end}}},
@@ -56,9 +59,10 @@ ordered_json phase_json(const phase_result& p) {
 ordered_json mode_json(const mode_result& m) {
   if (!m.failure.empty())
     return {{"mode", m.mode}, {"failure", m.failure}};
+  bool interleaved = !m.interleaved_with.empty();
   ordered_json phases = ordered_json::array();
   for (auto& p : m.phases)
-    phases.push_back(phase_json(p));
+    phases.push_back(phase_json(p, interleaved));
   ordered_json samples = ordered_json::array();
   for (auto& s : m.samples)
     samples.push_back({std::round(s.t_s * 1000) / 1000, s.connections, s.tenants});
@@ -74,6 +78,7 @@ ordered_json mode_json(const mode_result& m) {
   if (m.daemon_cpu_s && m.figures.ops > 0)
     daemon_us_per_op = *m.daemon_cpu_s * 1e6 / static_cast<double>(m.figures.ops);
   return {{"mode", m.mode},
+          {"interleaved_with", m.interleaved_with},
           {"wall_s", m.wall_s},
           {"load_s", m.load_s},
           {"ops", m.figures.ops},
@@ -82,7 +87,8 @@ ordered_json mode_json(const mode_result& m) {
           {"throughput_ops_s", m.throughput()},
           {"latency", latency_json(m.figures.latency)},
           {"cpu", {{"client_s", m.client_cpu_s},
-                   {"client_us_per_op", m.client_cpu_us_per_op()},
+                   {"client_us_per_op",
+                    interleaved ? ordered_json(nullptr) : ordered_json(m.client_cpu_us_per_op())},
                    {"daemon_s", optional_json(m.daemon_cpu_s)},
                    {"daemon_us_per_op", optional_json(daemon_us_per_op)}}},
           {"rss_kb", {{"client_peak", m.client_rss_peak_kb},
@@ -252,7 +258,8 @@ std::string render_table(const run_report& report) {
     rows.push_back({m.mode, std::to_string(m.figures.ops), fixed(m.throughput(), 0),
                     std::to_string(m.figures.error_total()), human_latency(h.quantile_ns(0.5)),
                     human_latency(h.quantile_ns(0.95)), human_latency(h.quantile_ns(0.99)),
-                    human_latency(h.max_ns()), fixed(m.client_cpu_us_per_op(), 0) + "us",
+                    human_latency(h.max_ns()),
+                    m.interleaved_with.empty() ? fixed(m.client_cpu_us_per_op(), 0) + "us" : "-",
                     daemon_cpu, std::to_string(m.connections_peak), fixed(m.connections_mean, 1),
                     rss});
   }
@@ -260,6 +267,10 @@ std::string render_table(const run_report& report) {
   for (auto& m : report.modes)
     if (!m.failure.empty())
       out += "mode " + m.mode + " failed: " + m.failure + "\n";
+  if (std::any_of(report.modes.begin(), report.modes.end(),
+                  [](const mode_result& m) { return !m.interleaved_with.empty(); }))
+    out += "interleaved: the modes ran at once, operations alternating; sockets and RSS are of "
+           "the whole run, CPU per op is not separable\n";
   out += "\n";
   std::vector<std::vector<std::string>> phase_rows{
     {"MODE", "PHASE", "OPS", "OPS/S", "ERRORS", "P50", "P99", "CONNS PEAK", "END", "TENANTS END",

@@ -90,6 +90,9 @@ struct mode_result {
   uint32_t connection_floor = 0;
   /// Samples the cap was exceeded in.
   uint64_t samples_over_cap = 0;
+  /// Modes that ran at the same time, operations alternating
+  /// (run_together): then sockets, client CPU and RSS are of the whole run.
+  std::vector<std::string> interleaved_with;
   std::vector<phase_result> phases;
   std::vector<connection_sample> samples;
   std::vector<window_stats> windows;

@@ -109,6 +109,42 @@ std::string collection_of(const std::string& mode) {
   return name;
 }
 
+/// Per-phase socket figures from the samples, and the idle-reap timing.
+void summarise_samples(mode_result& result) {
+  double sum = 0;
+  for (auto& sample : result.samples) {
+    result.connections_peak = std::max(result.connections_peak, sample.connections);
+    sum += sample.connections;
+  }
+  if (!result.samples.empty())
+    result.connections_mean = sum / static_cast<double>(result.samples.size());
+  std::optional<double> last_load_end;
+  for (auto& pr : result.phases) {
+    double phase_sum = 0;
+    size_t n = 0;
+    for (auto& sample : result.samples) {
+      if (sample.t_s < pr.start_s || sample.t_s > pr.end_s)
+        continue;
+      pr.connections_peak = std::max(pr.connections_peak, sample.connections);
+      pr.tenants_peak = std::max(pr.tenants_peak, sample.tenants);
+      pr.connections_end = sample.connections;
+      pr.tenants_end = sample.tenants;
+      phase_sum += sample.connections;
+      ++n;
+      if (pr.idle && last_load_end && !pr.reach_min_ms
+          && sample.connections <= result.connection_floor && sample.tenants <= 0)
+        pr.reach_min_ms = (sample.t_s - *last_load_end) * 1000.0;
+    }
+    if (n > 0)
+      pr.connections_mean = phase_sum / static_cast<double>(n);
+    if (!pr.idle) {
+      last_load_end = pr.end_s;
+      result.load_s += pr.end_s - pr.start_s;
+    }
+    result.figures.merge(pr.figures);
+  }
+}
+
 } // namespace
 
 tenant_picker::tenant_picker(uint32_t tenants, const distribution& dist) :
@@ -178,16 +214,34 @@ nlohmann::ordered_json load_command(operation op, const std::string& collection,
   return {{"ping", 1}};
 }
 
-mode_result run_mode(const scenario& s, const std::string& mode, load_target& target,
-                     const run_options& options) {
-  mode_result result;
-  result.mode = mode;
-  result.connection_cap = target.connection_cap();
-  result.connection_floor = target.connection_floor();
-  const std::string collection = collection_of(mode);
-  auto worker_pid = target.worker_process();
+std::vector<mode_result> run_together(const scenario& s, const std::vector<lane>& lanes,
+                                      const run_options& options) {
+  if (lanes.empty())
+    return {};
+  const bool interleaved = lanes.size() > 1;
+  std::vector<mode_result> results(lanes.size());
+  std::vector<std::string> collections;
+  std::vector<std::optional<pid_t>> worker_pids;
+  // One recorder per lane; a deque would do too, but recorders do not move.
+  std::vector<std::unique_ptr<recorder>> recs;
+  for (size_t l = 0; l < lanes.size(); ++l) {
+    auto& result = results[l];
+    result.mode = lanes[l].mode;
+    result.connection_floor = lanes[l].target->connection_floor();
+    // Sockets are counted for the whole run: a lane's cap says nothing then.
+    if (!interleaved)
+      result.connection_cap = lanes[l].target->connection_cap();
+    for (auto& other : lanes)
+      if (&other != &lanes[l])
+        result.interleaved_with.push_back(other.mode);
+    collections.push_back(collection_of(lanes[l].mode));
+    worker_pids.push_back(lanes[l].target->worker_process());
+    recs.push_back(std::make_unique<recorder>());
+  }
+  std::string label = lanes.front().mode;
+  for (size_t l = 1; l < lanes.size(); ++l)
+    label += "+" + lanes[l].mode;
 
-  recorder rec;
   std::mutex sampler_mutex;
   std::condition_variable sampler_wake;
   bool sampler_stop = false;
@@ -198,14 +252,16 @@ mode_result run_mode(const scenario& s, const std::string& mode, load_target& ta
 
   auto mode_start = clock_type::now();
   auto client_cpu_start = process_cpu_s();
-  auto daemon_cpu_start = worker_pid ? other_process_cpu_s(*worker_pid) : std::nullopt;
+  std::vector<std::optional<double>> daemon_cpu_start;
+  for (auto& pid : worker_pids)
+    daemon_cpu_start.push_back(pid ? other_process_cpu_s(*pid) : std::nullopt);
   bool progress = options.progress && isatty(STDERR_FILENO);
 
   std::thread sampler{[&] {
     double own_cpu_start = thread_cpu_s();
     auto next = clock_type::now();
     unsigned tick = 0;
-    int64_t tenants = -1;
+    std::vector<int64_t> tenants(lanes.size(), -1);
     uint32_t window_peak = 0;
     for (;;) {
       next += std::chrono::milliseconds{100};
@@ -217,15 +273,22 @@ mode_result run_mode(const scenario& s, const std::string& mode, load_target& ta
       lock.unlock();
       auto now = clock_type::now();
       auto connections = static_cast<uint32_t>(devtools::count_established_to_port(options.server_port));
-      // Tenants every 100 ms while idle (reaping is what is watched then),
-      // every second under load (the query itself costs the runtime work).
-      if (idle || tick % 10 == 0)
-        tenants = target.active_tenants();
-      result.samples.push_back({seconds_between(mode_start, now), connections, tenants});
       window_peak = std::max(window_peak, connections);
-      if (result.connection_cap && connections > *result.connection_cap)
-        ++result.samples_over_cap;
-      if (++tick % 10 == 0) {
+      bool close_window = ++tick % 10 == 0;
+      uint64_t all_ops = 0;
+      uint64_t all_errors = 0;
+      for (size_t l = 0; l < lanes.size(); ++l) {
+        auto& result = results[l];
+        auto& rec = *recs[l];
+        // Tenants every 100 ms while idle (reaping is what is watched then),
+        // every second under load (the query itself costs the runtime work).
+        if (idle || tick % 10 == 1)
+          tenants[l] = lanes[l].target->active_tenants();
+        result.samples.push_back({seconds_between(mode_start, now), connections, tenants[l]});
+        if (result.connection_cap && connections > *result.connection_cap)
+          ++result.samples_over_cap;
+        if (!close_window)
+          continue;
         window_stats w;
         w.t_s = seconds_between(mode_start, now);
         {
@@ -239,18 +302,22 @@ mode_result run_mode(const scenario& s, const std::string& mode, load_target& ta
           rec.window_errors = 0;
         }
         w.connections_peak = window_peak;
-        window_peak = 0;
+        all_ops += w.ops;
+        all_errors += w.errors;
         result.windows.push_back(w);
         result.client_rss_peak_kb = std::max(result.client_rss_peak_kb, rss_kb("self"));
-        if (worker_pid)
-          result.daemon_rss_peak_kb =
-            std::max(result.daemon_rss_peak_kb.value_or(0), rss_kb(std::to_string(*worker_pid)));
+        if (worker_pids[l])
+          result.daemon_rss_peak_kb = std::max(result.daemon_rss_peak_kb.value_or(0),
+                                               rss_kb(std::to_string(*worker_pids[l])));
+      }
+      if (close_window) {
+        window_peak = 0;
         if (progress && index < s.phases.size())
           std::fprintf(stderr, "\r\033[K%s | phase %s | %.0fs | %llu ops/s | %u connections | "
                                "%llu errors",
-                       mode.c_str(), s.phases[index].name.c_str(), w.t_s,
-                       static_cast<unsigned long long>(w.ops), connections,
-                       static_cast<unsigned long long>(w.errors));
+                       label.c_str(), s.phases[index].name.c_str(),
+                       seconds_between(mode_start, now), static_cast<unsigned long long>(all_ops),
+                       connections, static_cast<unsigned long long>(all_errors));
       }
       sampler_cpu_s = thread_cpu_s() - own_cpu_start;
     }
@@ -264,11 +331,7 @@ mode_result run_mode(const scenario& s, const std::string& mode, load_target& ta
       phase_index = k;
       phase_idle = ph.idle();
     }
-    phase_result pr;
-    pr.name = ph.name;
-    pr.idle = ph.idle();
     auto phase_start = clock_type::now();
-    pr.start_s = seconds_between(mode_start, phase_start);
     double cpu_start = process_cpu_s() - sampler_cpu_s.load();
     auto phase_end = phase_start + std::chrono::duration_cast<clock_type::duration>(
                                      std::chrono::duration<double>(ph.duration_s));
@@ -283,12 +346,14 @@ mode_result run_mode(const scenario& s, const std::string& mode, load_target& ta
       for (uint32_t w = 0; w < ph.concurrency; ++w)
         workers.emplace_back([&, w] {
           std::mt19937_64 rng{options.seed * 1000003 + k * 1009 + w};
-          std::unique_ptr<target_session> session;
-          try {
-            session = target.open_session();
-          } catch (const std::exception&) {
-            rec.record(0, "session_open_failed");
-            return;
+          std::vector<std::unique_ptr<target_session>> sessions;
+          for (size_t l = 0; l < lanes.size(); ++l) {
+            try {
+              sessions.push_back(lanes[l].target->open_session());
+            } catch (const std::exception&) {
+              recs[l]->record(0, "session_open_failed");
+              return;
+            }
           }
           // Open-loop pacing: each worker sends at rate/concurrency, its
           // start offset spread so the workers do not fire together.
@@ -298,6 +363,9 @@ mode_result run_mode(const scenario& s, const std::string& mode, load_target& ta
               std::chrono::duration<double>(ph.concurrency / ph.rate));
           auto next = phase_start + (interval ? *interval * w / ph.concurrency
                                               : clock_type::duration::zero());
+          // Lanes take turns, each worker starting at its own: at any moment
+          // as many operations go to each lane, so all see the same machine.
+          size_t turn = w;
           for (;;) {
             if (interval) {
               if (next >= phase_end)
@@ -311,15 +379,16 @@ mode_result run_mode(const scenario& s, const std::string& mode, load_target& ta
             } else if (clock_type::now() >= phase_end) {
               break;
             }
+            size_t l = turn++ % lanes.size();
             auto tenant = s.tenant_prefix + std::to_string(picker.pick(rng));
             auto op = pick_operation(ph.mix, rng);
-            auto cmd = load_command(op, collection, rng() % 64, ++sequence);
+            auto cmd = load_command(op, collections[l], rng() % 64, ++sequence);
             auto t0 = clock_type::now();
-            auto error = session->run(tenant, cmd);
+            auto error = sessions[l]->run(tenant, cmd);
             auto t1 = clock_type::now();
-            rec.record(static_cast<uint64_t>(
-                         std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()),
-                       error);
+            recs[l]->record(static_cast<uint64_t>(
+                              std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()),
+                            error);
             if (ph.think_ms > 0)
               std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(ph.think_ms));
           }
@@ -327,14 +396,22 @@ mode_result run_mode(const scenario& s, const std::string& mode, load_target& ta
       for (auto& t : workers)
         t.join();
     }
-    pr.end_s = seconds_between(mode_start, clock_type::now());
-    pr.client_cpu_s = process_cpu_s() - sampler_cpu_s.load() - cpu_start;
-    {
-      std::lock_guard<std::mutex> guard{rec.mutex};
-      pr.figures = std::move(rec.phase);
-      rec.phase = op_figures{};
+    auto phase_end_s = seconds_between(mode_start, clock_type::now());
+    double phase_cpu_s = process_cpu_s() - sampler_cpu_s.load() - cpu_start;
+    for (size_t l = 0; l < lanes.size(); ++l) {
+      phase_result pr;
+      pr.name = ph.name;
+      pr.idle = ph.idle();
+      pr.start_s = seconds_between(mode_start, phase_start);
+      pr.end_s = phase_end_s;
+      pr.client_cpu_s = phase_cpu_s;
+      {
+        std::lock_guard<std::mutex> guard{recs[l]->mutex};
+        pr.figures = std::move(recs[l]->phase);
+        recs[l]->phase = op_figures{};
+      }
+      results[l].phases.push_back(std::move(pr));
     }
-    result.phases.push_back(std::move(pr));
   }
   {
     std::lock_guard<std::mutex> guard{sampler_mutex};
@@ -345,46 +422,23 @@ mode_result run_mode(const scenario& s, const std::string& mode, load_target& ta
   if (progress)
     std::fprintf(stderr, "\r\033[K");
 
-  result.wall_s = seconds_between(mode_start, clock_type::now());
-  result.client_cpu_s = process_cpu_s() - client_cpu_start - sampler_cpu_s.load();
-  if (worker_pid && daemon_cpu_start)
-    if (auto end = other_process_cpu_s(*worker_pid))
-      result.daemon_cpu_s = *end - *daemon_cpu_start;
+  auto wall_s = seconds_between(mode_start, clock_type::now());
+  auto client_cpu_s = process_cpu_s() - client_cpu_start - sampler_cpu_s.load();
+  for (size_t l = 0; l < lanes.size(); ++l) {
+    auto& result = results[l];
+    result.wall_s = wall_s;
+    result.client_cpu_s = client_cpu_s;
+    if (worker_pids[l] && daemon_cpu_start[l])
+      if (auto end = other_process_cpu_s(*worker_pids[l]))
+        result.daemon_cpu_s = *end - *daemon_cpu_start[l];
+    summarise_samples(result);
+  }
+  return results;
+}
 
-  // Per-phase socket figures from the samples, and the idle-reap timing.
-  double sum = 0;
-  for (auto& sample : result.samples) {
-    result.connections_peak = std::max(result.connections_peak, sample.connections);
-    sum += sample.connections;
-  }
-  if (!result.samples.empty())
-    result.connections_mean = sum / static_cast<double>(result.samples.size());
-  std::optional<double> last_load_end;
-  for (auto& pr : result.phases) {
-    double phase_sum = 0;
-    size_t n = 0;
-    for (auto& sample : result.samples) {
-      if (sample.t_s < pr.start_s || sample.t_s > pr.end_s)
-        continue;
-      pr.connections_peak = std::max(pr.connections_peak, sample.connections);
-      pr.tenants_peak = std::max(pr.tenants_peak, sample.tenants);
-      pr.connections_end = sample.connections;
-      pr.tenants_end = sample.tenants;
-      phase_sum += sample.connections;
-      ++n;
-      if (pr.idle && last_load_end && !pr.reach_min_ms
-          && sample.connections <= result.connection_floor && sample.tenants <= 0)
-        pr.reach_min_ms = (sample.t_s - *last_load_end) * 1000.0;
-    }
-    if (n > 0)
-      pr.connections_mean = phase_sum / static_cast<double>(n);
-    if (!pr.idle) {
-      last_load_end = pr.end_s;
-      result.load_s += pr.end_s - pr.start_s;
-    }
-    result.figures.merge(pr.figures);
-  }
-  return result;
+mode_result run_mode(const scenario& s, const std::string& mode, load_target& target,
+                     const run_options& options) {
+  return run_together(s, {lane{mode, &target}}, options).front();
 }
 
 } // namespace tenantrt::load

@@ -49,6 +49,21 @@ operation pick_operation(const std::array<double, 4>& mix, std::mt19937_64& rng)
 nlohmann::ordered_json load_command(operation op, const std::string& collection, uint64_t key,
                                     uint64_t sequence);
 
+/// One mode in a run: its name and its target (not owned).
+struct lane {
+  std::string mode;
+  load_target* target = nullptr;
+};
+
+/// Runs every phase of s through all lanes at once: each worker sends its
+/// operations to the lanes in turn, so the lanes share the phase's rate and
+/// see the same machine at the same moments (on a noisy shared machine, the
+/// fair way to compare two modes' latency). One result per lane, in order;
+/// with several lanes, sockets, client CPU and RSS are of the whole run
+/// (mode_result::interleaved_with names the others).
+std::vector<mode_result> run_together(const scenario& s, const std::vector<lane>& lanes,
+                                      const run_options& options);
+
 /// Runs every phase of s through target and returns what was measured
 /// (mode_result::mode = mode).
 mode_result run_mode(const scenario& s, const std::string& mode, load_target& target,

@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -42,6 +43,7 @@ struct cli_options {
   std::string log_level = "warn";
   uint64_t seed = 1;
   double settle_s = 20;
+  bool interleave = false;
 };
 
 /// The port of the URI's first host (whose sockets are counted).
@@ -108,6 +110,10 @@ int main(int argc, char** argv) {
   app.add_option("--settle", opts.settle_s,
                  "seconds to wait before each mode for the previous mode's sockets to close")
     ->check(CLI::NonNegativeNumber);
+  app.add_flag("--interleave", opts.interleave,
+               "run the modes at once, each worker's operations alternating between them: "
+               "both see the same machine, for a fair latency comparison on a noisy host "
+               "(sockets and CPU are then of the whole run)");
   CLI11_PARSE(app, argc, argv);
 
   if (opts.token.empty())
@@ -128,6 +134,14 @@ int main(int argc, char** argv) {
                    "tenantload: --mode %s: unknown mode (expected runtime, runtime-async, "
                    "daemon, naive, pool-per-tenant, direct or all)\n",
                    m.c_str());
+      return 2;
+    }
+  }
+  if (opts.interleave) {
+    auto distinct = modes;
+    std::sort(distinct.begin(), distinct.end());
+    if (modes.size() < 2 || std::adjacent_find(distinct.begin(), distinct.end()) != distinct.end()) {
+      std::fprintf(stderr, "tenantload: --interleave needs two or more different modes\n");
       return 2;
     }
   }
@@ -212,31 +226,58 @@ int main(int argc, char** argv) {
   run.progress = true;
   run.seed = opts.seed;
   bool all_ran = true;
-  for (auto& mode : modes) {
-    // Start from a quiet server: the previous mode's sockets are closed.
+  // Start from a quiet server: the previous mode's sockets are closed.
+  auto settle = [&](const std::string& what) {
     auto left = tenantrt::devtools::wait_for_connection_count(
       port, [](size_t n) { return n == 0; },
       std::chrono::milliseconds{static_cast<int64_t>(opts.settle_s * 1000)});
     if (left > 0)
       std::fprintf(stderr, "tenantload: %zu connections to the server still open before %s\n",
-                   left, mode.c_str());
+                   left, what.c_str());
+  };
+  auto failed = [&](const std::string& mode, const std::string& why) {
     mode_result result;
-    try {
-      auto target = tenantrt::load::make_target(mode, config, opts.uri, daemon);
-      result = run_mode(s, mode, *target, run);
-      target->stop();
-    } catch (const std::exception& e) {
-      result = mode_result{};
-      result.mode = mode;
-      result.failure = e.what();
-      all_ran = false;
-      std::fprintf(stderr, "tenantload: mode %s failed: %s\n", mode.c_str(), e.what());
-    }
+    result.mode = mode;
+    result.failure = why;
+    all_ran = false;
+    std::fprintf(stderr, "tenantload: mode %s failed: %s\n", mode.c_str(), why.c_str());
+    return result;
+  };
+  auto done = [](const mode_result& result) {
     std::fprintf(stderr, "tenantload: %s done: %llu ops, %llu errors, peak %u connections\n",
-                 mode.c_str(), static_cast<unsigned long long>(result.figures.ops),
+                 result.mode.c_str(), static_cast<unsigned long long>(result.figures.ops),
                  static_cast<unsigned long long>(result.figures.error_total()),
                  result.connections_peak);
-    report.modes.push_back(std::move(result));
+  };
+  // One group of every mode with --interleave, else one group per mode.
+  std::vector<std::vector<std::string>> groups;
+  if (opts.interleave)
+    groups.push_back(modes);
+  else
+    for (auto& mode : modes)
+      groups.push_back({mode});
+  for (auto& group : groups) {
+    settle(group.front());
+    std::vector<mode_result> results;
+    try {
+      std::vector<std::unique_ptr<load_target>> targets;
+      std::vector<lane> lanes;
+      for (auto& mode : group) {
+        targets.push_back(tenantrt::load::make_target(mode, config, opts.uri, daemon));
+        lanes.push_back({mode, targets.back().get()});
+      }
+      results = run_together(s, lanes, run);
+      for (auto& target : targets)
+        target->stop();
+    } catch (const std::exception& e) {
+      results.clear();
+      for (auto& mode : group)
+        results.push_back(failed(mode, e.what()));
+    }
+    for (auto& result : results) {
+      done(result);
+      report.modes.push_back(std::move(result));
+    }
   }
 
   std::printf("%s", render_table(report).c_str());
