@@ -219,7 +219,8 @@ using registry_actor = tenant_supervisor_actor::extend<
   /// Internal timers and completions.
   caf::reacts_to<cleanup_tick_atom, uint64_t>,
   caf::reacts_to<main_ping_atom, uint64_t>,
-  caf::reacts_to<wait_expired_atom, uint64_t>,
+  /// Internal: fail the waiting callers whose deadline has passed.
+  caf::reacts_to<wait_expired_atom>,
   /// Internal: look again whether waiting callers can be served (fast
   /// operations end without telling the registry).
   caf::reacts_to<waiter_retry_atom>,

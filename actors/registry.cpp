@@ -300,6 +300,47 @@ void serve_waiters(registry_pointer self) {
   }
 }
 
+/// One timer for the whole queue, at its earliest deadline, not one per
+/// waiter: most waiters are served within ms, and every timer is a wake-up of
+/// CAF's clock thread. An earlier deadline (after a reload lowered the
+/// timeout) arms an earlier check; the later one fires as a stale check.
+void arm_waiter_check(registry_pointer self, time_point deadline) {
+  auto& st = self->state;
+  if (st.waiter_check_at && *st.waiter_check_at <= deadline)
+    return; // that check looks again and re-arms for what is left
+  st.waiter_check_at = deadline;
+  self->scheduled_send(self, deadline, wait_expired_atom::value);
+}
+
+/// Fails the waiters whose deadline has passed, in queue order, and re-arms
+/// the check for the earliest deadline left.
+void expire_waiters(registry_pointer self) {
+  auto& st = self->state;
+  auto current = now(self);
+  // A check superseded by an earlier one, or fired after its waiters were
+  // served and the queue re-armed later: the armed check will come.
+  if (!st.waiter_check_at || current < *st.waiter_check_at)
+    return;
+  st.waiter_check_at.reset();
+  std::optional<time_point> earliest;
+  for (auto i = st.waiters.begin(); i != st.waiters.end();) {
+    if (current < i->deadline) {
+      earliest = earliest ? std::min(*earliest, i->deadline) : i->deadline;
+      ++i;
+      continue;
+    }
+    ++st.totals.limit_timeouts_total;
+    fail_waiter(*i, make_error(errc::tenant_limit_reached,
+                               "tenant limit " + std::to_string(st.config.registry.max_tenant_connections)
+                                 + " reached: no idle tenant to evict within "
+                                 + std::to_string(st.config.registry.wait_queue_timeout_ms)
+                                 + " ms for tenant " + i->tenant));
+    i = st.waiters.erase(i);
+  }
+  if (earliest)
+    arm_waiter_check(self, *earliest);
+}
+
 /// Serves the caller now when possible, else queues it (bounded, timed).
 void admit(registry_pointer self, registry_state::waiter w) {
   auto& st = self->state;
@@ -328,9 +369,8 @@ void admit(registry_pointer self, registry_state::waiter w) {
                                 + " callers already waiting; tenant " + w.tenant + " refused"));
     return;
   }
-  w.id = ++st.next_id;
-  self->delayed_send(self, ms(st.config.registry.wait_queue_timeout_ms),
-                     wait_expired_atom::value, w.id);
+  w.deadline = now(self) + ms(st.config.registry.wait_queue_timeout_ms);
+  arm_waiter_check(self, w.deadline);
   st.waiters.push_back(std::move(w));
   serve_waiters(self);
 }
@@ -595,20 +635,7 @@ registry_actor::behavior_type registry_impl(registry_pointer self, runtime_confi
       self->state.waiter_retry_pending = false;
       serve_waiters(self);
     },
-    [=](wait_expired_atom, uint64_t waiter_id) {
-      auto& st = self->state;
-      auto i = std::find_if(st.waiters.begin(), st.waiters.end(),
-                            [&](const registry_state::waiter& w) { return w.id == waiter_id; });
-      if (i == st.waiters.end())
-        return;
-      ++st.totals.limit_timeouts_total;
-      fail_waiter(*i, make_error(errc::tenant_limit_reached,
-                                 "tenant limit " + std::to_string(st.config.registry.max_tenant_connections)
-                                   + " reached: no idle tenant to evict within "
-                                   + std::to_string(st.config.registry.wait_queue_timeout_ms)
-                                   + " ms for tenant " + i->tenant));
-      st.waiters.erase(i);
-    },
+    [=](wait_expired_atom) { expire_waiters(self); },
     [=](evict_atom, const std::string& tenant) {
       auto& st = self->state;
       if (st.tenants.count(tenant) == 0)

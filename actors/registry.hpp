@@ -70,8 +70,10 @@ struct registry_state {
 
   /// A caller waiting for a slot at the tenant limit.
   struct waiter {
-    uint64_t id = 0;
     std::string tenant;
+    /// When it fails with tenant_limit_reached: queued + wait_queue_timeout_ms
+    /// as configured then (a reload does not move it).
+    time_point deadline;
     /// Set for run requests; empty for acquire requests.
     std::optional<std::string> command_json;
     caf::typed_response_promise<std::string> run_promise;
@@ -110,7 +112,12 @@ struct registry_state {
   std::unordered_map<caf::actor_id, stopping_tenant> stopping;
   /// Callers of a timed evict, answered when the actor has terminated.
   std::unordered_map<caf::actor_id, std::vector<caf::typed_response_promise<bool>>> evictions;
+  /// FIFO; deadlines are in queue order except after a reload changed
+  /// wait_queue_timeout_ms.
   std::deque<waiter> waiters;
+  /// When the one armed waiter check (wait_expired) fires, if one is armed.
+  /// Not reset when waiters are served: the check then finds nothing due.
+  std::optional<time_point> waiter_check_at;
   std::unordered_map<uint64_t, pending_op> pending;
   std::unordered_map<std::string, crash_history> crashes;
 

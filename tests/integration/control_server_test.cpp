@@ -119,7 +119,7 @@ stub_registry(registry_actor::stateful_pointer<stub_registry_state> self) {
     [](reload_atom, const runtime_config&) { return true; },
     [](cleanup_tick_atom, uint64_t) {},
     [](main_ping_atom, uint64_t) {},
-    [](wait_expired_atom, uint64_t) {},
+    [](wait_expired_atom) {},
     [](waiter_retry_atom) {},
     [](drain_deadline_atom) {},
     [](evict_deadline_atom, caf::actor_id) {},

@@ -6,7 +6,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
 
+#include <caf/detail/test_actor_clock.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
@@ -311,6 +315,92 @@ TEST_F(RegistryTest, WaitQueueIsBounded) {
   EXPECT_FALSE(d->settled());
   ASSERT_TRUE(e->error.has_value());
   EXPECT_EQ(*e->error, errc::tenant_limit_reached);
+}
+
+TEST_F(RegistryTest, TheWholeWaitQueueArmsOneTimer) {
+  start();
+  auto a = run_cmd("a");
+  auto b = run_cmd("b");
+  auto c = run_cmd("c");
+  auto pending_timers = [&] { return sched.clock().schedule().size(); };
+  auto before = pending_timers();
+  std::vector<std::shared_ptr<testing::reply_box<std::string>>> waiting;
+  for (int n = 0; n < 20; ++n)
+    waiting.push_back(run_cmd("w" + std::to_string(n)));
+  EXPECT_EQ(stats().waiters, 20u);
+  EXPECT_LE(pending_timers(), before + 1) << "one timer per waiter";
+  advance(span(5s)); // one check fails them all, and arms nothing more
+  for (auto& w : waiting)
+    EXPECT_EQ(w->error, errc::tenant_limit_reached);
+  EXPECT_EQ(stats().limit_timeouts_total, 20u);
+  EXPECT_EQ(stats().waiters, 0u);
+  EXPECT_EQ(pending_timers(), before);
+}
+
+TEST_F(RegistryTest, EachWaiterFailsAtItsOwnDeadlineAndAServedOneNever) {
+  start();
+  auto a = run_cmd("a");
+  auto b = run_cmd("b");
+  auto c = run_cmd("c");
+  auto d = run_cmd("d"); // deadline 5 s
+  advance(span(1s));
+  auto e = run_cmd("e"); // deadline 6 s
+  advance(span(2s));
+  auto f = run_cmd("f"); // deadline 8 s
+  advance(span(1s));
+  backend->finish_all("b");
+  run(); // t = 4 s: b evicted, d served (and busy); the check for 5 s stays armed
+  EXPECT_EQ(backend->unfinished("d").size(), 1u);
+  EXPECT_EQ(stats().waiters, 2u);
+  advance(span(1s)); // t = 5 s: d's old deadline, nothing due
+  EXPECT_FALSE(d->settled());
+  EXPECT_FALSE(e->settled());
+  EXPECT_EQ(stats().limit_timeouts_total, 0u);
+  advance(span(999ms));
+  EXPECT_FALSE(e->settled());
+  advance(span(1ms)); // t = 6 s
+  ASSERT_TRUE(e->error.has_value());
+  EXPECT_EQ(*e->error, errc::tenant_limit_reached);
+  EXPECT_NE(e->message.find("within 5000 ms for tenant e"), std::string::npos) << e->message;
+  EXPECT_FALSE(f->settled());
+  EXPECT_EQ(stats().waiters, 1u);
+  EXPECT_EQ(stats().limit_timeouts_total, 1u);
+  advance(span(1999ms));
+  EXPECT_FALSE(f->settled());
+  advance(span(1ms)); // t = 8 s
+  EXPECT_EQ(f->error, errc::tenant_limit_reached);
+  EXPECT_EQ(stats().limit_timeouts_total, 2u);
+  EXPECT_EQ(backend->finish_all("d"), 1u);
+  run();
+  EXPECT_TRUE(d->value.has_value()) << d->message;
+  EXPECT_EQ(stats().limit_timeouts_total, 2u);
+}
+
+TEST_F(RegistryTest, AfterReloadLowersTheWaitTimeoutALaterWaiterFailsFirst) {
+  start();
+  auto a = run_cmd("a");
+  auto b = run_cmd("b");
+  auto c = run_cmd("c");
+  auto d = run_cmd("d"); // deadline 5 s: the check is armed for it
+  advance(span(1s));
+  auto next = config;
+  next.registry.wait_queue_timeout_ms = 1000;
+  EXPECT_EQ(ask<bool>(registry, reload_atom::value, next)->value, true);
+  auto e = run_cmd("e"); // deadline 2 s, behind d in the queue
+  advance(span(999ms));
+  EXPECT_FALSE(e->settled());
+  advance(span(1ms)); // t = 2 s
+  ASSERT_TRUE(e->error.has_value());
+  EXPECT_EQ(*e->error, errc::tenant_limit_reached);
+  EXPECT_FALSE(d->settled());
+  EXPECT_EQ(stats().waiters, 1u);
+  EXPECT_EQ(stats().limit_timeouts_total, 1u);
+  advance(span(2999ms));
+  EXPECT_FALSE(d->settled());
+  advance(span(1ms)); // t = 5 s: d keeps the deadline it was queued with
+  EXPECT_EQ(d->error, errc::tenant_limit_reached);
+  EXPECT_EQ(stats().limit_timeouts_total, 2u);
+  EXPECT_EQ(stats().waiters, 0u);
 }
 
 TEST_F(RegistryTest, NeverMoreLiveTenantActorsThanTheLimit) {
