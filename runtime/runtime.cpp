@@ -56,31 +56,23 @@ std::unique_ptr<caf::actor_system_config> make_system_config(const runtime_confi
   return cfg;
 }
 
-result result_from_reply(const std::string& reply_json) {
+result result_from_reply(std::string reply_json) {
   result out;
-  try {
-    out.reply = nlohmann::json::parse(reply_json);
-  } catch (const nlohmann::json::exception& e) {
-    out.code = errc::internal;
-    out.message = std::string{"server reply is not JSON: "} + e.what();
-  }
+  out.reply_json = std::move(reply_json);
   return out;
 }
 
 result result_from_outcome(command_outcome outcome) {
-  if (outcome.code == errc::none)
-    return result_from_reply(outcome.reply_json);
   result out;
   out.code = outcome.code;
   out.message = std::move(outcome.message);
-  if (!outcome.reply_json.empty())
-    out.reply = nlohmann::json::parse(outcome.reply_json, nullptr, false);
+  out.reply_json = std::move(outcome.reply_json);
   return out;
 }
 
 relay_reply::callback to_relay_callback(result_callback callback) {
   return [callback = std::move(callback)](std::string* reply, const caf::error* failure) {
-    callback(reply != nullptr ? result_from_reply(*reply) : result_from_error(*failure));
+    callback(reply != nullptr ? result_from_reply(std::move(*reply)) : result_from_error(*failure));
   };
 }
 
@@ -104,10 +96,15 @@ result result_from_error(const caf::error& err) {
   result out;
   out.code = errc_of(err);
   out.message = message_of(err);
-  auto reply = reply_of(err);
-  if (!reply.empty())
-    out.reply = nlohmann::json::parse(reply, nullptr, false);
+  out.reply_json = reply_of(err);
   return out;
+}
+
+nlohmann::json result::reply() const {
+  if (reply_json.empty())
+    return nullptr;
+  auto parsed = nlohmann::json::parse(reply_json, nullptr, false);
+  return parsed.is_discarded() ? nlohmann::json{} : parsed;
 }
 
 runtime::runtime(runtime_config config) : config_(std::move(config)) {

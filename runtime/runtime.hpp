@@ -54,10 +54,15 @@ struct result {
   errc code = errc::none;
   /// Why it failed (empty on success); never contains a secret.
   std::string message;
-  /// The server's reply (success, and command_failed when the server sent one).
-  nlohmann::json reply;
+  /// The server's reply as relaxed extended JSON text (success, and
+  /// command_failed when the server sent one); empty otherwise. A service
+  /// that forwards replies as JSON sends this on as it is.
+  std::string reply_json;
 
   bool ok() const noexcept { return code == errc::none; }
+  /// reply_json parsed, or null when there is none. Parses on every call
+  /// (a find's reply takes about 10 us): keep the value to read it twice.
+  nlohmann::json reply() const;
 };
 
 /// A snapshot of the registry and of every cluster's physical pool.

@@ -48,7 +48,7 @@ result run_through_registry(runtime& rt, const std::string& tenant, const std::s
   caf::scoped_actor self{rt.system()};
   result out;
   self->request(rt.registry(), std::chrono::seconds{30}, run_atom::value, tenant, command)
-    .receive([&](std::string& reply) { out.reply = nlohmann::json::parse(reply); },
+    .receive([&](std::string& reply) { out.reply_json = std::move(reply); },
              [&](caf::error& err) { out = result_from_error(err); });
   return out;
 }
