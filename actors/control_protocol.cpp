@@ -105,6 +105,7 @@ std::string_view to_string(protocol_errc code) noexcept {
     case protocol_errc::too_many_clients: return "too_many_clients";
     case protocol_errc::reload_failed: return "reload_failed";
     case protocol_errc::exec_disabled: return "exec_disabled";
+    case protocol_errc::idle_timeout: return "idle_timeout";
   }
   return "bad_request";
 }
@@ -310,6 +311,12 @@ ordered_json too_many_clients_reply(size_t max_clients) {
   return error_reply(std::nullopt, protocol_errc::too_many_clients,
                      "the control socket already serves " + std::to_string(max_clients)
                        + " clients (control.max_clients); closing this connection");
+}
+
+ordered_json idle_timeout_reply(uint64_t client_idle_timeout_ms) {
+  return error_reply(std::nullopt, protocol_errc::idle_timeout,
+                     "no request for " + std::to_string(client_idle_timeout_ms)
+                       + " ms (control.client_idle_timeout_ms); closing");
 }
 
 std::string to_line(const ordered_json& reply) {

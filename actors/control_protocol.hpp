@@ -15,7 +15,8 @@
 //   failure  {"id": <same>, "ok": false, "error": {"code": "...", "message": "..."}}
 // "id" is echoed verbatim when the request carried one (even `null`). It is
 // omitted when the request had none or could not be parsed (bad_json), and
-// in the line_too_long / too_many_clients replies, which have no request.
+// in the line_too_long / too_many_clients / idle_timeout replies, which
+// answer no request.
 // A reply never contains the token.
 
 #include <cstddef>
@@ -52,6 +53,9 @@ enum class protocol_errc : uint8_t {
   /// exec is switched off on this control socket (control.allow_exec is
   /// false, or unset while a listen address is reachable from other hosts).
   exec_disabled,
+  /// The client had no request in flight and sent nothing for
+  /// control.client_idle_timeout_ms; it is closed after this line.
+  idle_timeout,
 };
 
 /// Wire string of a protocol error code, e.g. "bad_json".
@@ -63,6 +67,7 @@ inline constexpr protocol_errc all_protocol_errcs[] = {
   protocol_errc::unknown_command,  protocol_errc::unauthorized,
   protocol_errc::line_too_long,    protocol_errc::too_many_clients,
   protocol_errc::reload_failed,    protocol_errc::exec_disabled,
+  protocol_errc::idle_timeout,
 };
 
 /// The commands of the control socket.
@@ -162,6 +167,10 @@ nlohmann::ordered_json exec_disabled_reply(const std::optional<nlohmann::ordered
 
 /// The one line a client beyond max_clients gets before it is closed.
 nlohmann::ordered_json too_many_clients_reply(size_t max_clients);
+
+/// The one line an idle client gets before it is closed (no id: it answers
+/// no request); names the timeout and its key.
+nlohmann::ordered_json idle_timeout_reply(uint64_t client_idle_timeout_ms);
 
 /// One reply line: compact JSON plus '\n'. Invalid UTF-8 (from a server
 /// reply or an exception message) is replaced, never thrown on.

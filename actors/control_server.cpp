@@ -18,6 +18,7 @@
 #include <utility>
 
 #include <caf/actor_cast.hpp>
+#include <caf/actor_clock.hpp>
 #include <caf/actor_control_block.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/io/broker.hpp>
@@ -51,6 +52,8 @@ using ctl_job_atom = caf::atom_constant<caf::atom("ctljob")>;
 using ctl_line_atom = caf::atom_constant<caf::atom("ctlline")>;
 /// Internal: a config/reload job has been running for request_timeout.
 using ctl_job_timeout_atom = caf::atom_constant<caf::atom("ctljobto")>;
+/// Internal: time to close idle clients (sweep generation).
+using ctl_idle_sweep_atom = caf::atom_constant<caf::atom("ctlidle")>;
 
 /// Bytes asked of each read; a line may span many reads.
 constexpr size_t read_chunk_bytes = 16 * 1024;
@@ -237,6 +240,9 @@ struct control_client {
   bool took_output = true;
   /// Requests sent on and not answered yet.
   size_t inflight = 0;
+  /// When bytes last arrived from the client or its last request in flight
+  /// was answered; the idle timeout counts from here while inflight is 0.
+  caf::actor_clock::time_point last_activity;
   bool warned_unauthorized = false;
   /// For logs: the listener's address and the serial.
   std::string peer;
@@ -264,6 +270,10 @@ struct control_server_state {
   uint64_t next_job = 0;
   /// Clients refused with too_many_clients since the start.
   uint64_t refused_clients = 0;
+  /// An idle sweep is scheduled (with sweep_generation).
+  bool sweep_armed = false;
+  /// Bumped when the timeout changes: a sweep scheduled before is ignored.
+  uint64_t sweep_generation = 0;
   /// Some listener is not loopback: the token must stay set.
   bool needs_token = false;
   /// The daemon is stopping: listeners closed, new requests answered
@@ -342,8 +352,11 @@ void quit_when_settled(control_broker* self);
 /// The reply line to a request that was in flight.
 void settle_line(control_broker* self, connection_handle hdl, uint64_t serial,
                  const std::string& line) {
-  if (auto* client = find_client(self, hdl, serial); client != nullptr && client->inflight > 0)
-    --client->inflight;
+  if (auto* client = find_client(self, hdl, serial); client != nullptr && client->inflight > 0) {
+    // A client whose slow request just ended was busy until now, not idle.
+    if (--client->inflight == 0)
+      client->last_activity = self->clock().now();
+  }
   send_line(self, hdl, serial, line);
   quit_when_settled(self);
 }
@@ -617,6 +630,80 @@ void handle_line(control_broker* self, connection_handle hdl, uint64_t serial,
   dispatch(self, hdl, *client, std::move(*parsed.valid));
 }
 
+// --- idle clients
+
+/// The sweep's period for a timeout: a quarter of it, so a client is closed
+/// at most a quarter late, but at least once a second, so even the default
+/// 5 min closes within 1 s of the deadline. A scan of the clients map once a
+/// second while clients are connected costs nothing next to serving them, and
+/// one timer for all clients needs no re-arming on every byte received. The
+/// floor only matters for the sub-second timeouts tests use (the loader
+/// refuses timeouts under 1 s).
+caf::timespan idle_sweep_period(caf::timespan timeout) {
+  constexpr caf::timespan ceiling = std::chrono::seconds{1};
+  constexpr caf::timespan floor = std::chrono::milliseconds{10};
+  return std::clamp<caf::timespan>(timeout / 4, floor, ceiling);
+}
+
+caf::timespan idle_timeout(const control_server_state& st) {
+  return std::chrono::milliseconds{st.config.client_idle_timeout_ms};
+}
+
+/// Schedules the next sweep unless one is due already, the timeout is off,
+/// no client is connected, or the server is draining (clients are then
+/// closed by the stop, as before the idle timeout existed).
+void arm_idle_sweep(control_broker* self) {
+  auto& st = self->state;
+  if (st.sweep_armed || st.config.client_idle_timeout_ms == 0 || st.clients.empty()
+      || st.draining || st.quitting)
+    return;
+  st.sweep_armed = true;
+  self->delayed_send(self, idle_sweep_period(idle_timeout(st)), ctl_idle_sweep_atom::value,
+                     st.sweep_generation);
+}
+
+/// Sends the idle_timeout line and closes the client.
+void close_idle_client(control_broker* self, connection_handle hdl, const control_client& client) {
+  auto& st = self->state;
+  log().info("control: closing {}: no request for {} ms (control.client_idle_timeout_ms)",
+             client.peer, st.config.client_idle_timeout_ms);
+  if (!self->valid(hdl)) {
+    st.clients.erase(hdl);
+    return;
+  }
+  if (client.pending_output > 0) {
+    // Earlier replies are still stuck in its socket: it does not read, and a
+    // graceful close would wait for it. The last line could not arrive either.
+    drop_client(self, hdl);
+    return;
+  }
+  auto line = control::to_line(control::idle_timeout_reply(st.config.client_idle_timeout_ms));
+  self->write(hdl, line.size(), line.data());
+  self->flush(hdl);
+  self->close(hdl); // Sends the line, then closes.
+  st.clients.erase(hdl);
+}
+
+/// Closes every client with no request in flight that has been silent for
+/// the timeout, then schedules the next sweep if clients remain.
+void sweep_idle_clients(control_broker* self) {
+  auto& st = self->state;
+  st.sweep_armed = false;
+  if (st.config.client_idle_timeout_ms == 0 || st.draining || st.quitting)
+    return;
+  auto now = self->clock().now();
+  auto timeout = idle_timeout(st);
+  std::vector<connection_handle> idle;
+  for (auto& [hdl, client] : st.clients)
+    if (client.inflight == 0 && now - client.last_activity >= timeout)
+      idle.push_back(hdl);
+  // Closing erases from the map: not while walking it.
+  for (auto hdl : idle)
+    if (auto i = st.clients.find(hdl); i != st.clients.end())
+      close_idle_client(self, hdl, i->second);
+  arm_idle_sweep(self);
+}
+
 void apply_reload(control_broker* self, const control_config& next) {
   auto& st = self->state;
   if (next.listen != st.config.listen)
@@ -631,6 +718,14 @@ void apply_reload(control_broker* self, const control_config& next) {
   }
   st.config.max_line_bytes = next.max_line_bytes;
   st.config.max_clients = next.max_clients;
+  if (next.client_idle_timeout_ms != st.config.client_idle_timeout_ms) {
+    // Applies to every client, from its last activity: restart the sweep
+    // at the new period (the one scheduled before is ignored when it comes).
+    st.config.client_idle_timeout_ms = next.client_idle_timeout_ms;
+    ++st.sweep_generation;
+    st.sweep_armed = false;
+    arm_idle_sweep(self);
+  }
   // Derived (when unset) from the addresses in effect, not the new file's.
   st.config.allow_exec = next.allow_exec;
   for (auto& [hdl, client] : st.clients)
@@ -729,15 +824,19 @@ caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set>
       client.serial = ++st.next_serial;
       client.splitter.set_max_line_bytes(st.config.max_line_bytes);
       client.peer = source + " #" + std::to_string(client.serial);
+      client.last_activity = self->clock().now();
       log().debug("control: client {} connected", client.peer);
       self->configure_read(msg.handle, caf::io::receive_policy::at_most(read_chunk_bytes));
       // data_transferred_msg tells how much of the output the socket took.
       self->ack_writes(msg.handle, true);
+      arm_idle_sweep(self);
     },
     [=](const caf::io::new_data_msg& msg) {
       auto i = self->state.clients.find(msg.handle);
       if (i == self->state.clients.end())
         return;
+      // Any bytes count, even part of a line: max_line_bytes bounds a dribble.
+      i->second.last_activity = self->clock().now();
       auto serial = i->second.serial;
       auto max_line_bytes = i->second.splitter.max_line_bytes();
       auto items = i->second.splitter.feed(std::string_view{msg.buf.data(), msg.buf.size()});
@@ -807,6 +906,10 @@ caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set>
              control::error_reply(pending.id, errc::timeout,
                                   std::string{control::to_string(pending.cmd)}
                                     + " did not finish in time; it may still complete"));
+    },
+    [=](ctl_idle_sweep_atom, uint64_t generation) {
+      if (generation == self->state.sweep_generation)
+        sweep_idle_clients(self);
     },
     [=](reload_atom, const runtime_config& next) { apply_reload(self, next.control); },
     [=](control_addrs_atom) { return self->state.addresses; },

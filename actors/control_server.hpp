@@ -19,7 +19,9 @@
 // Replies may leave out of order (a slow exec does not hold back a stats);
 // clients match them by "id". Per client, requests beyond a number in flight
 // are answered overloaded at once, and a client that stops reading while its
-// unread replies are over a cap is closed.
+// unread replies are over a cap is closed. A client with no request in flight
+// that sent nothing for control.client_idle_timeout_ms gets idle_timeout and
+// is closed (one periodic sweep, armed while clients are connected).
 
 #include <chrono>
 #include <cstddef>

@@ -38,6 +38,10 @@ constexpr std::size_t min_token_length = 16;
 constexpr uint32_t min_request_line_bytes = 1024;
 constexpr uint32_t max_request_line_bytes = 16 * 1024 * 1024;
 constexpr uint32_t max_control_clients = 65536;
+/// Shorter would close a script's connection between two of its requests.
+constexpr uint32_t min_client_idle_timeout_ms = 1000;
+/// One day: longer is no timeout at all in practice; 0 says so plainly.
+constexpr uint32_t max_client_idle_timeout_ms = 86400000;
 constexpr uint32_t min_sample_interval_ms = 100;
 constexpr uint32_t max_history_size = 100000;
 /// sockaddr_un::sun_path holds 108 bytes including the terminating NUL.
@@ -164,6 +168,7 @@ void visit_fields(Visitor& v, Section& s) {
     v("token", s.token, text_kind::secret);
     v("max_line_bytes", s.max_line_bytes);
     v("max_clients", s.max_clients);
+    v("client_idle_timeout_ms", s.client_idle_timeout_ms);
     v("allow_exec", s.allow_exec);
   } else if constexpr (std::is_same_v<type, metrics_config>) {
     v("sample_interval_ms", s.sample_interval_ms);
@@ -939,6 +944,16 @@ private:
     at_most(c.max_line_bytes, max_request_line_bytes, "control.max_line_bytes");
     at_least(c.max_clients, 1, "control.max_clients");
     at_most(c.max_clients, max_control_clients, "control.max_clients");
+    // 0 switches the timeout off; a small value would be a mistake, not a choice.
+    if (c.client_idle_timeout_ms != 0 && c.client_idle_timeout_ms < min_client_idle_timeout_ms)
+      add("control.client_idle_timeout_ms",
+          "must be 0 (no idle timeout) or at least " + std::to_string(min_client_idle_timeout_ms)
+            + " ms, got " + std::to_string(c.client_idle_timeout_ms));
+    if (c.client_idle_timeout_ms > max_client_idle_timeout_ms)
+      add("control.client_idle_timeout_ms",
+          "must be at most " + std::to_string(max_client_idle_timeout_ms)
+            + " ms (one day; use 0 for no idle timeout), got "
+            + std::to_string(c.client_idle_timeout_ms));
   }
 
   void check_metrics() {
@@ -1099,6 +1114,7 @@ const std::vector<reload_rule>& reload_rules() {
       {{"control", "token"}, e::at_once},
       {{"control", "max_line_bytes"}, e::at_once},
       {{"control", "max_clients"}, e::at_once},
+      {{"control", "client_idle_timeout_ms"}, e::at_once},
       {{"control", "allow_exec"}, e::at_once},
       {{"metrics"}, e::at_once},
       {{"metrics", "http_listen"}, e::restart},

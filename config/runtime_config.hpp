@@ -102,6 +102,10 @@ struct control_config {
   uint32_t max_line_bytes = 65536;
   /// Clients beyond this get too_many_clients and are closed.
   uint32_t max_clients = 64;
+  /// A client with no request in flight that sent no byte for this long (nor
+  /// had a request answered) gets idle_timeout and is closed. 0: never.
+  /// Otherwise 1000 to 86400000.
+  uint32_t client_idle_timeout_ms = 300000;
   /// Whether the exec command may run command documents. Unset (the
   /// default) means: allowed when every listen address is loopback or a unix
   /// socket, refused (exec_disabled) as soon as one is reachable from other

@@ -1,7 +1,8 @@
 // The control server broker in a real actor system (scheduler threads plus
 // the io middleman) behind real sockets, TCP on loopback and Unix: every
 // command's reply shape, the error codes, the token, limits on lines, clients,
-// in-flight requests and unread output, and the socket file's life cycle.
+// in-flight requests and unread output, the idle timeout, and the socket
+// file's life cycle.
 // The registry and the metrics actor are small stubs with canned answers: no
 // MongoDB. Every wait is on a condition (poll with a deadline), never a sleep.
 
@@ -1087,6 +1088,136 @@ TEST_F(ControlServerTest, ExecNamingAnotherDatabaseWithDollarDbNeverReachesTheRe
     R"({"id":2,"cmd":"exec","tenant":"org1","command":{"insert":"x","documents":[{"$db":"admin"}]}})");
   EXPECT_EQ(nested["ok"], true) << nested.dump();
   EXPECT_EQ(registry_runs(), 1u);
+}
+
+// --- idle clients (control.client_idle_timeout_ms). The broker takes any
+// timeout; the loader's 1 s minimum does not apply, so these run in ms.
+
+using steady = std::chrono::steady_clock;
+
+std::chrono::milliseconds since(steady::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start);
+}
+
+/// Reads the idle_timeout line and then the end of the connection.
+void expect_idle_timeout_then_closed(line_client& c, uint32_t timeout_ms) {
+  auto reply = c.read_reply(10s);
+  EXPECT_EQ(code_of(reply), "idle_timeout") << reply.dump();
+  EXPECT_EQ(reply["ok"], false);
+  EXPECT_FALSE(reply.contains("id"));
+  EXPECT_EQ(reply["error"]["message"], "no request for " + std::to_string(timeout_ms)
+                                         + " ms (control.client_idle_timeout_ms); closing");
+  EXPECT_TRUE(c.wait_closed(10s)) << "still open after idle_timeout";
+}
+
+TEST_F(ControlServerTest, SilentClientGetsIdleTimeoutAfterTheTimeoutAndIsClosed) {
+  auto c_cfg = config();
+  c_cfg.client_idle_timeout_ms = 500;
+  start(c_cfg);
+  auto connected = steady::now(); // Before connect: the server's clock starts later.
+  auto c = tcp_client();
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.readable(10s)) << "never closed";
+  auto waited = since(connected);
+  EXPECT_GE(waited, 500ms) << "closed before the timeout";
+  // A sweep every 125 ms: late by that much, plus a loaded machine's delays.
+  EXPECT_LT(waited, 3s);
+  expect_idle_timeout_then_closed(c, 500);
+}
+
+TEST_F(ControlServerTest, ClientSendingEveryHalfTimeoutStaysOpenPastSeveralTimeouts) {
+  auto c_cfg = config();
+  c_cfg.client_idle_timeout_ms = 400;
+  start(c_cfg);
+  auto silent = tcp_client();
+  auto active = tcp_client();
+  auto dribbler = tcp_client(); // One byte of an unfinished line per round.
+  std::string line = request("d", "health").dump();
+  ASSERT_GE(line.size(), 8u);
+  // 8 rounds of 200 ms: four timeouts.
+  for (size_t round = 0; round < 8; ++round) {
+    EXPECT_FALSE(active.readable(200ms)) << "round " << round << ": the active client got a line";
+    auto reply = active.call(request(round, "health"));
+    ASSERT_EQ(reply["ok"], true) << "round " << round << ": " << reply.dump();
+    ASSERT_TRUE(dribbler.send_raw(line.substr(round, 1))) << round;
+  }
+  EXPECT_FALSE(dribbler.readable(0ms));
+  auto finished = dribbler.call(line.substr(8));
+  EXPECT_EQ(finished["id"], "d") << finished.dump();
+  EXPECT_EQ(finished["ok"], true);
+  // Meanwhile the sweep did run: the silent client is gone.
+  expect_idle_timeout_then_closed(silent, 400);
+}
+
+TEST_F(ControlServerTest, RequestInFlightLongerThanTheTimeoutKeepsTheClient) {
+  auto c_cfg = config();
+  c_cfg.client_idle_timeout_ms = 300;
+  start(c_cfg);
+  auto silent = tcp_client();
+  auto busy = tcp_client();
+  ASSERT_TRUE(busy.send_raw(
+    request("slow", "exec", {{"tenant", "gate"}, {"command", {{"ping", 1}}}}).dump() + "\n"));
+  // The silent client connected with it is closed; the busy one hears nothing
+  // for four timeouts.
+  expect_idle_timeout_then_closed(silent, 300);
+  EXPECT_FALSE(busy.readable(1200ms)) << busy.read_reply(100ms).dump();
+  auto released = steady::now();
+  self->send(registry, main_atom::value, std::string{"release"});
+  auto reply = busy.read_reply();
+  EXPECT_EQ(reply["id"], "slow") << reply.dump();
+  EXPECT_EQ(reply["ok"], true);
+  // Idle from its reply on, not from its last byte long ago.
+  ASSERT_TRUE(busy.readable(10s));
+  EXPECT_GE(since(released), 300ms) << "closed right after its reply";
+  expect_idle_timeout_then_closed(busy, 300);
+}
+
+TEST_F(ControlServerTest, IdleTimeoutFreesTheSlotForANewClient) {
+  auto c_cfg = config();
+  c_cfg.max_clients = 1;
+  c_cfg.client_idle_timeout_ms = 300;
+  start(c_cfg);
+  auto holder = tcp_client();
+  ASSERT_TRUE(holder.connected());
+  // The one slot is taken: a second client is refused.
+  auto refused = tcp_client();
+  EXPECT_EQ(code_of(refused.read_reply()), "too_many_clients");
+  EXPECT_TRUE(refused.wait_closed());
+  expect_idle_timeout_then_closed(holder, 300);
+  // Freed with the idle close: served at once, no retry.
+  auto next = tcp_client();
+  auto reply = next.call(request("n", "health"));
+  EXPECT_EQ(reply["ok"], true) << reply.dump();
+}
+
+TEST_F(ControlServerTest, ZeroIdleTimeoutNeverCloses) {
+  auto c_cfg = config();
+  c_cfg.client_idle_timeout_ms = 0;
+  start(c_cfg);
+  auto c = tcp_client();
+  EXPECT_FALSE(c.readable(1500ms)) << c.read_reply(100ms).dump();
+  EXPECT_EQ(c.call(request(1, "health"))["ok"], true);
+}
+
+TEST_F(ControlServerTest, ReloadAppliesTheIdleTimeoutToConnectedClients) {
+  auto c_cfg = config();
+  c_cfg.client_idle_timeout_ms = 0;
+  start(c_cfg);
+  auto old_client = tcp_client();
+  ASSERT_EQ(old_client.call(request(1, "health"))["ok"], true); // registered
+  // Switched on: the client connected before is closed too.
+  c_cfg.client_idle_timeout_ms = 300;
+  reload(c_cfg);
+  expect_idle_timeout_then_closed(old_client, 300);
+  // Switched off again before a connected client's deadline: it stays.
+  c_cfg.client_idle_timeout_ms = 2000;
+  reload(c_cfg);
+  auto kept = tcp_client();
+  ASSERT_EQ(kept.call(request(2, "health"))["ok"], true);
+  c_cfg.client_idle_timeout_ms = 0;
+  reload(c_cfg);
+  EXPECT_FALSE(kept.readable(2500ms)) << kept.read_reply(100ms).dump();
+  EXPECT_EQ(kept.call(request(3, "health"))["ok"], true);
 }
 
 } // namespace

@@ -348,7 +348,8 @@ def scenario_slow_clients(stack):
     stack.start_daemon(config)
     baseline_fds = stack.settled_fd_count()
     rss_before = stack.rss_kb()
-    # Silent clients hold a slot each (there is no idle timeout) but cost nothing else.
+    # Silent clients hold a slot each (until control.client_idle_timeout_ms, 5 min by
+    # default: longer than this scenario) but cost nothing else.
     silent = [LineClient(stack.tcp) for _ in range(10)]
     worker = LineClient(stack.unix)
     check(worker.call({"cmd": "health"})["ok"] is True, "served beside silent clients")

@@ -11,7 +11,8 @@ import math
 import random
 
 PROTOCOL_CODES = {"bad_json", "bad_request", "unknown_command", "unauthorized",
-                  "line_too_long", "too_many_clients", "reload_failed", "exec_disabled"}
+                  "line_too_long", "too_many_clients", "reload_failed", "exec_disabled",
+                  "idle_timeout"}
 COMMANDS = ["stats", "details", "cleanup", "history", "health", "evict", "exec", "config",
             "reload", "metrics"]
 MAX_DEPTH = 128

@@ -4,6 +4,8 @@
 
 #include "actors/control_protocol.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <set>
 #include <string>
 
@@ -169,6 +171,19 @@ TEST(ControlProtocolTest, LineTooLongAndTooManyClientsBuilders) {
   auto busy = too_many_clients_reply(64);
   EXPECT_EQ(busy.at("error").at("code"), "too_many_clients");
   EXPECT_EQ(busy.at("ok"), false);
+}
+
+TEST(ControlProtocolTest, IdleTimeoutReplyNamesTheTimeoutAndTheKey) {
+  auto idle = idle_timeout_reply(300000);
+  EXPECT_EQ(idle.at("ok"), false);
+  EXPECT_EQ(idle.at("error").at("code"), "idle_timeout");
+  EXPECT_EQ(idle.at("error").at("message"),
+            "no request for 300000 ms (control.client_idle_timeout_ms); closing");
+  EXPECT_FALSE(idle.contains("id")); // it answers no request
+  // Listed with the other protocol codes (documentation and the disjointness test).
+  auto listed = std::find(std::begin(all_protocol_errcs), std::end(all_protocol_errcs),
+                          protocol_errc::idle_timeout);
+  EXPECT_NE(listed, std::end(all_protocol_errcs));
 }
 
 TEST(ControlProtocolTest, ExecDisabledSaysWhy) {

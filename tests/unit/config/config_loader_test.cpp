@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -132,6 +133,7 @@ TEST(ConfigLoader, DefaultsAreTheDocumentedValues) {
   EXPECT_EQ(cfg.control.token, "");
   EXPECT_EQ(cfg.control.max_line_bytes, 65536u);
   EXPECT_EQ(cfg.control.max_clients, 64u);
+  EXPECT_EQ(cfg.control.client_idle_timeout_ms, 300000u);
   EXPECT_EQ(cfg.control.allow_exec, std::nullopt);
   EXPECT_EQ(cfg.metrics.sample_interval_ms, 10000u);
   EXPECT_EQ(cfg.metrics.history_size, 100u);
@@ -226,7 +228,7 @@ TEST(ConfigLoader, ReadsEverySection) {
 TEST(ConfigLoader, ReadsControlMetricsAndShutdown) {
   auto cfg = parse(R"({
     "control": {"listen": ["localhost:7071", "unix:/run/t.sock"], "token": "0123456789abcdef",
-                "max_line_bytes": 4096, "max_clients": 3},
+                "max_line_bytes": 4096, "max_clients": 3, "client_idle_timeout_ms": 1000},
     "metrics": {"sample_interval_ms": 500, "history_size": 7, "warn_total_connections": 0,
                 "warn_tenant_limit_percent": 100, "prometheus_top_tenants": 0,
                 "http_listen": "[::1]:9464"},
@@ -235,6 +237,7 @@ TEST(ConfigLoader, ReadsControlMetricsAndShutdown) {
   EXPECT_EQ(cfg.control.token, "0123456789abcdef");
   EXPECT_EQ(cfg.control.max_line_bytes, 4096u);
   EXPECT_EQ(cfg.control.max_clients, 3u);
+  EXPECT_EQ(cfg.control.client_idle_timeout_ms, 1000u);
   EXPECT_EQ(cfg.metrics.sample_interval_ms, 500u);
   EXPECT_EQ(cfg.metrics.history_size, 7u);
   EXPECT_EQ(cfg.metrics.warn_total_connections, 0u);
@@ -816,6 +819,46 @@ TEST(ConfigLoader, ControlMaxClientsBetween1And65536) {
   EXPECT_TRUE(validate(cfg).empty());
 }
 
+TEST(ConfigLoader, ControlClientIdleTimeoutIsZeroOrBetween1000And86400000) {
+  runtime_config cfg;
+  cfg.control.client_idle_timeout_ms = 999;
+  expect_single_problem(cfg, "control.client_idle_timeout_ms",
+                        "must be 0 (no idle timeout) or at least 1000 ms, got 999");
+  cfg.control.client_idle_timeout_ms = 1;
+  expect_single_problem(cfg, "control.client_idle_timeout_ms", "at least 1000 ms, got 1");
+  cfg.control.client_idle_timeout_ms = 86400001;
+  expect_single_problem(cfg, "control.client_idle_timeout_ms",
+                        "must be at most 86400000 ms (one day; use 0 for no idle timeout), got "
+                        "86400001");
+  cfg.control.client_idle_timeout_ms = 4294967295u;
+  expect_single_problem(cfg, "control.client_idle_timeout_ms", "must be at most 86400000 ms");
+  for (uint32_t ms : {0u, 1000u, 300000u, 86400000u}) {
+    cfg.control.client_idle_timeout_ms = ms;
+    EXPECT_TRUE(validate(cfg).empty()) << ms << "\n" << listed(validate(cfg));
+  }
+  // The same through the file, with the key's full path.
+  expect_single_problem(problems_of(R"({"control": {"client_idle_timeout_ms": 999}})"),
+                        "control.client_idle_timeout_ms", "or at least 1000 ms, got 999");
+  expect_single_problem(problems_of(R"({"control": {"client_idle_timeout_ms": 86400001}})"),
+                        "control.client_idle_timeout_ms", "must be at most 86400000 ms");
+  EXPECT_EQ(parse(R"({"control": {"client_idle_timeout_ms": 0}})").control.client_idle_timeout_ms,
+            0u);
+}
+
+TEST(ConfigLoader, ControlClientIdleTimeoutRejectsOtherTypes) {
+  expect_single_problem(problems_of(R"({"control": {"client_idle_timeout_ms": "5m"}})"),
+                        "control.client_idle_timeout_ms", "expected unsigned integer, got string");
+  expect_single_problem(problems_of(R"({"control": {"client_idle_timeout_ms": 1500.5}})"),
+                        "control.client_idle_timeout_ms",
+                        "expected unsigned integer, got floating-point number 1500.5");
+  expect_single_problem(problems_of(R"({"control": {"client_idle_timeout_ms": -1}})"),
+                        "control.client_idle_timeout_ms", "must not be negative, got -1");
+  expect_single_problem(problems_of(R"({"control": {"client_idle_timeout_ms": null}})"),
+                        "control.client_idle_timeout_ms", "expected unsigned integer, got null");
+  expect_single_problem(problems_of(R"({"control": {"client_idle_timeout_ms": false}})"),
+                        "control.client_idle_timeout_ms", "expected unsigned integer, got boolean");
+}
+
 TEST(ConfigLoader, MetricsSampleIntervalAtLeast100Ms) {
   runtime_config cfg;
   cfg.metrics.sample_interval_ms = 99;
@@ -1085,7 +1128,8 @@ TEST(ConfigLoader, ToJsonWritesEveryKeyInTheFileLayout) {
   EXPECT_EQ(json["registry"].size(), 8u);
   EXPECT_EQ(json["registry"]["quarantine"].size(), 4u);
   EXPECT_TRUE(json["routing"]["exact"].is_object());
-  EXPECT_EQ(json["control"].size(), 5u);
+  EXPECT_EQ(json["control"].size(), 6u);
+  EXPECT_EQ(json["control"]["client_idle_timeout_ms"], 300000);
   EXPECT_TRUE(json["control"]["allow_exec"].is_null()); // unset: derived from listen
   EXPECT_EQ(json["control"]["listen"], nlohmann::ordered_json::array({"127.0.0.1:7070"}));
   EXPECT_EQ(json["metrics"].size(), 6u);
@@ -1156,7 +1200,7 @@ TEST(ConfigLoader, ToJsonRoundTripsThroughParseConfig) {
                  "quarantine": {"max_crashes": 9}},
     "executor": {"threads": 4}, "scheduler": {"threads": 2}, "logging": {"level": "trace"},
     "control": {"listen": ["[::]:7070", "unix:/run/t.sock"], "token": "0123456789abcdef",
-                "max_clients": 9},
+                "max_clients": 9, "client_idle_timeout_ms": 0},
     "metrics": {"history_size": 3, "http_listen": "localhost:9464"},
     "shutdown": {"drain_timeout_ms": 2500}})");
   auto written = to_json(cfg, redaction::reveal_secrets);
@@ -1169,6 +1213,8 @@ TEST(ConfigLoader, ToJsonRoundTripsThroughParseConfig) {
   EXPECT_EQ(reread.control.token, "0123456789abcdef");
   EXPECT_EQ(reread.control.listen, (std::vector<std::string>{"[::]:7070", "unix:/run/t.sock"}));
   EXPECT_EQ(reread.shutdown.drain_timeout_ms, 2500u);
+  EXPECT_EQ(written["control"]["client_idle_timeout_ms"], 0);
+  EXPECT_EQ(reread.control.client_idle_timeout_ms, 0u); // "never" survives, not the default
 }
 
 // -- reload planning ----------------------------------------------------------------------
@@ -1253,6 +1299,7 @@ TEST(ConfigReload, ClassifiesEveryKeyOnItsOwn) {
     {"/control/token", "0123456789abcdef", "control.token", e::at_once},
     {"/control/max_line_bytes", 2048, "control.max_line_bytes", e::at_once},
     {"/control/max_clients", 8, "control.max_clients", e::at_once},
+    {"/control/client_idle_timeout_ms", 60000, "control.client_idle_timeout_ms", e::at_once},
     {"/control/allow_exec", false, "control.allow_exec", e::at_once},
     {"/metrics/sample_interval_ms", 500, "metrics.sample_interval_ms", e::at_once},
     {"/metrics/history_size", 9, "metrics.history_size", e::at_once},
@@ -1279,6 +1326,17 @@ TEST(ConfigReload, ClassifiesEveryKeyOnItsOwn) {
     const auto& miss = change.effect == e::at_once ? plan.needs_restart : plan.applied;
     EXPECT_EQ(hit, std::vector<std::string>{change.path}) << change.pointer;
     EXPECT_TRUE(miss.empty()) << change.pointer;
+  }
+}
+
+TEST(ConfigReload, ClientIdleTimeoutSwitchedOnOrOffAppliesAtOnce) {
+  auto running = reload_base();
+  auto off = running;
+  off["control"]["client_idle_timeout_ms"] = 0;
+  for (auto [from, to] : {std::pair{running, off}, std::pair{off, running}}) {
+    auto plan = plan_reload(config_from(from), config_from(to));
+    EXPECT_EQ(plan.applied, std::vector<std::string>{"control.client_idle_timeout_ms"});
+    EXPECT_TRUE(plan.needs_restart.empty());
   }
 }
 
