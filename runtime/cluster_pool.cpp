@@ -13,6 +13,7 @@
 #include <mongoc/mongoc.h>
 
 #include "config/config_loader.hpp"
+#include "runtime/database_scope.hpp"
 #include "runtime/logging.hpp"
 
 namespace tenantrt {
@@ -945,7 +946,9 @@ struct parsed_command {
   std::string error; // empty when parsed
 };
 
-void parse_command(const std::string& command_json, parsed_command& out) {
+/// Parses command_json for database; out.error says why it will not run there.
+void parse_command(const std::string& command_json, parsed_command& out,
+                   const std::string& database) {
   auto first = command_json.find_first_not_of(" \t\r\n");
   if (first == std::string::npos || command_json[first] != '{') {
     out.error = "the command must be a JSON object, e.g. {\"ping\": 1}";
@@ -982,6 +985,8 @@ void parse_command(const std::string& command_json, parsed_command& out) {
       return;
     }
   }
+  if (auto problem = foreign_database_problem(out.document.get(), database))
+    out.error = std::move(*problem);
 }
 
 /// Read-only commands that may run twice without harm (the retryable reads
@@ -1154,7 +1159,7 @@ command_outcome run_command(client_lease& lease, const std::string& database,
     return outcome;
   }
   parsed_command command;
-  parse_command(command_json, command);
+  parse_command(command_json, command, database);
   if (!command.error.empty()) {
     outcome.code = errc::bad_command;
     outcome.message = command.error;
@@ -1176,7 +1181,7 @@ command_outcome cluster_pool::run(const std::string& database, const std::string
   command_outcome outcome;
   // Parse first: a malformed command never takes a connection.
   parsed_command command;
-  parse_command(command_json, command);
+  parse_command(command_json, command, database);
   if (!command.error.empty()) {
     outcome.code = errc::bad_command;
     outcome.message = command.error;

@@ -556,6 +556,18 @@ TEST_F(ClusterPoolTest, MalformedCommandIsBadCommandAndTakesNoConnection) {
   EXPECT_EQ(count_established_to_port(port_), 0u);
 }
 
+TEST_F(ClusterPoolTest, StageNamingAnotherDatabaseIsBadCommandAndTakesNoConnection) {
+  auto& pool = make_pool(small_settings());
+  auto outcome = pool.run(
+    "tenant_a",
+    R"({"aggregate": "orders", "pipeline": [{"$out": {"db": "tenant_b", "coll": "x"}}], "cursor": {}})");
+  EXPECT_EQ(outcome.code, errc::bad_command) << outcome.message;
+  EXPECT_NE(outcome.message.find("'$out' names database 'tenant_b'"), std::string::npos)
+    << outcome.message;
+  EXPECT_EQ(pool.counters().created_total, 0u);
+  EXPECT_EQ(count_established_to_port(port_), 0u);
+}
+
 TEST_F(ClusterPoolTest, InsertThenFindReturnsTheDocument) {
   auto& pool = make_pool(small_settings());
   auto inserted = pool.run(

@@ -364,10 +364,20 @@ TEST_F(RuntimeTest, FastPathAnswersAndRefusesAsTheRegistryPathDoes) {
   EXPECT_EQ(rt.execute("org1", ordered_json{{"insert", "x"}, {"documents", {{{"a", 1}}}}, {"$db", "admin"}}).code,
             errc::bad_command);
   EXPECT_EQ(rt.execute("../x", R"({"ping":1})"_json).code, errc::invalid_tenant_id);
+  // Another tenant's database named by a stage: refused, on both paths.
+  auto merge_into_other = ordered_json{
+    {"aggregate", "orders"},
+    {"pipeline", {{{"$merge", {{"into", {{"db", "tenant_org2"}, {"coll", "x"}}}}}}}},
+    {"cursor", ordered_json::object()}};
+  auto merged = rt.execute("org1", merge_into_other);
+  EXPECT_EQ(merged.code, errc::bad_command);
+  EXPECT_NE(merged.message.find("'$merge' names database 'tenant_org2'"), std::string::npos)
+    << merged.message;
+  EXPECT_EQ(rt.run_command("org1", merge_into_other).get().code, errc::bad_command);
   auto b = tenant_row(rt.stats(), "org1");
   ASSERT_TRUE(b.has_value());
-  EXPECT_EQ(b->counters.ops, 3u);
-  EXPECT_EQ(b->counters.errors, 2u);
+  EXPECT_EQ(b->counters.ops, 5u);
+  EXPECT_EQ(b->counters.errors, 4u);
   EXPECT_TRUE(rt.shutdown(5s));
   EXPECT_EQ(rt.execute("org1", R"({"ping":1})"_json).code, errc::shutting_down);
   EXPECT_EQ(rt.run_command("org1", R"({"ping":1})"_json).get().code, errc::shutting_down);
