@@ -56,12 +56,6 @@ std::unique_ptr<caf::actor_system_config> make_system_config(const runtime_confi
   return cfg;
 }
 
-result result_from_reply(std::string reply_json) {
-  result out;
-  out.reply_json = std::move(reply_json);
-  return out;
-}
-
 result result_from_outcome(command_outcome outcome) {
   result out;
   out.code = outcome.code;
@@ -72,7 +66,13 @@ result result_from_outcome(command_outcome outcome) {
 
 relay_reply::callback to_relay_callback(result_callback callback) {
   return [callback = std::move(callback)](std::string* reply, const caf::error* failure) {
-    callback(reply != nullptr ? result_from_reply(std::move(*reply)) : result_from_error(*failure));
+    if (failure != nullptr) {
+      callback(result_from_error(*failure));
+      return;
+    }
+    result out;
+    out.reply_json = std::move(*reply);
+    callback(std::move(out));
   };
 }
 

@@ -458,6 +458,13 @@ struct ControlServerTest : ::testing::Test {
   }
 
   /// Starts the server and learns its addresses.
+  /// start() with the default config but this client idle timeout.
+  void start_with_idle_timeout(uint32_t timeout_ms) {
+    auto c_cfg = config();
+    c_cfg.client_idle_timeout_ms = timeout_ms;
+    start(c_cfg);
+  }
+
   void start(const control_config& c, control_server_limits limits = {}) {
     auto spawned = spawn(c, limits);
     ASSERT_TRUE(spawned) << sys.render(spawned.error());
@@ -1111,9 +1118,7 @@ void expect_idle_timeout_then_closed(line_client& c, uint32_t timeout_ms) {
 }
 
 TEST_F(ControlServerTest, SilentClientGetsIdleTimeoutAfterTheTimeoutAndIsClosed) {
-  auto c_cfg = config();
-  c_cfg.client_idle_timeout_ms = 500;
-  start(c_cfg);
+  start_with_idle_timeout(500);
   auto connected = steady::now(); // Before connect: the server's clock starts later.
   auto c = tcp_client();
   ASSERT_TRUE(c.connected());
@@ -1126,9 +1131,7 @@ TEST_F(ControlServerTest, SilentClientGetsIdleTimeoutAfterTheTimeoutAndIsClosed)
 }
 
 TEST_F(ControlServerTest, ClientSendingEveryHalfTimeoutStaysOpenPastSeveralTimeouts) {
-  auto c_cfg = config();
-  c_cfg.client_idle_timeout_ms = 400;
-  start(c_cfg);
+  start_with_idle_timeout(400);
   auto silent = tcp_client();
   auto active = tcp_client();
   auto dribbler = tcp_client(); // One byte of an unfinished line per round.
@@ -1150,9 +1153,7 @@ TEST_F(ControlServerTest, ClientSendingEveryHalfTimeoutStaysOpenPastSeveralTimeo
 }
 
 TEST_F(ControlServerTest, RequestInFlightLongerThanTheTimeoutKeepsTheClient) {
-  auto c_cfg = config();
-  c_cfg.client_idle_timeout_ms = 300;
-  start(c_cfg);
+  start_with_idle_timeout(300);
   auto silent = tcp_client();
   auto busy = tcp_client();
   ASSERT_TRUE(busy.send_raw(
@@ -1191,9 +1192,7 @@ TEST_F(ControlServerTest, IdleTimeoutFreesTheSlotForANewClient) {
 }
 
 TEST_F(ControlServerTest, ZeroIdleTimeoutNeverCloses) {
-  auto c_cfg = config();
-  c_cfg.client_idle_timeout_ms = 0;
-  start(c_cfg);
+  start_with_idle_timeout(0);
   auto c = tcp_client();
   EXPECT_FALSE(c.readable(1500ms)) << c.read_reply(100ms).dump();
   EXPECT_EQ(c.call(request(1, "health"))["ok"], true);
