@@ -658,8 +658,10 @@ void arm_idle_sweep(control_broker* self) {
       || st.draining || st.quitting)
     return;
   st.sweep_armed = true;
-  self->delayed_send(self, idle_sweep_period(idle_timeout(st)), ctl_idle_sweep_atom::value,
-                     st.sweep_generation);
+  // Anonymous: a sweep still pending when the broker quits must not hold a
+  // reference to the broker (ASan saw the broker leaked at tenantrtd's exit).
+  caf::delayed_anon_send(caf::actor_cast<caf::actor>(self), idle_sweep_period(idle_timeout(st)),
+                         ctl_idle_sweep_atom::value, st.sweep_generation);
 }
 
 /// Sends the idle_timeout line and closes the client.
