@@ -388,7 +388,7 @@ ordered_json exec_reply(const std::optional<ordered_json>& id, const std::string
 
 /// The reply to an exec that ran on the fast path, as reply_for_error would
 /// have answered it through the registry.
-ordered_json reply_for_outcome(const std::optional<ordered_json>& id, command_outcome& outcome) {
+ordered_json reply_for_outcome(const std::optional<ordered_json>& id, result& outcome) {
   if (outcome.code == errc::none)
     return exec_reply(id, outcome.reply_json);
   auto reply = control::error_reply(id, outcome.code, outcome.message);
@@ -411,7 +411,7 @@ bool run_active(control_broker* self, connection_handle hdl, uint64_t serial,
     return false;
   // Weak: a command still running must not keep the broker alive after it stopped.
   caf::weak_actor_ptr me = self->ctrl();
-  return st.hooks.run_active(tenant, command_json, [me, hdl, serial, id](command_outcome outcome) {
+  return st.hooks.run_active(tenant, command_json, [me, hdl, serial, id](result outcome) {
     auto line = control::to_line(reply_for_outcome(id, outcome));
     if (auto strong = me.lock())
       caf::anon_send(caf::actor_cast<caf::actor>(strong), ctl_line_atom::value, hdl, serial,

@@ -59,7 +59,7 @@ struct control_hooks {
   /// Optional fast path for exec (runtime::try_run_active): runs the command of
   /// an active tenant without the registry; false sends it to the registry.
   std::function<bool(const std::string& tenant, const std::string& command_json,
-                     std::function<void(command_outcome)> done)>
+                     std::function<void(result)> done)>
     run_active;
   /// Drain time for evict (shutdown.drain_timeout_ms).
   caf::timespan evict_drain_timeout;

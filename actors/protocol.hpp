@@ -1,6 +1,6 @@
 #pragma once
 // The actors' protocol in one place: atoms, message types and the typed
-// interfaces of the registry and tenant actors (metrics joins later).
+// interfaces of the registry, tenant, relay, metrics and pool maintainer actors.
 //
 //   facade / CAF service --run(tenant, cmd)--> registry --run(cmd)--> tenant
 //        ^                                        |  ^                  |
@@ -29,6 +29,7 @@
 
 #include "config/runtime_config.hpp"
 #include "runtime/command_backend.hpp"
+#include "runtime/stats.hpp"
 #include "runtime/errc.hpp"
 
 namespace tenantrt {
@@ -65,37 +66,13 @@ using prometheus_atom = caf::atom_constant<caf::atom("prometheus")>;
 // --- errors
 
 /// Error category of every failure the actors report.
-constexpr caf::atom_value error_category_atom = caf::atom("tenantrt");
+constexpr caf::atom_value error_category_atom = caf::atom(error_category_name);
 
-/// A caf::error carrying code and a human message (never a secret); with
-/// command_failed, the server's reply JSON rides along as second context field.
-caf::error make_error(errc code, std::string message, std::string reply_json = {});
-
-/// The errc of an error: ours as is, CAF's mapped (a dead receiver becomes
-/// tenant_crashed, a request timeout becomes timeout, anything else internal).
-errc errc_of(const caf::error& err);
-
-/// The human message of an error made by make_error (CAF's rendering otherwise).
-std::string message_of(const caf::error& err);
-
-/// The server reply carried by a command_failed error, empty otherwise.
-std::string reply_of(const caf::error& err);
+// make_error, errc_of, message_of and reply_of: beside errc (runtime/errc.hpp).
 
 // --- message types
 
-/// Latency of a tenant's operations: totals plus a log2 histogram in µs
-/// (bucket i counts ops with latency < 2^i µs, the last bucket the rest).
-struct latency_summary {
-  static constexpr size_t bucket_count = 24;
-  uint64_t count = 0;
-  uint64_t sum_us = 0;
-  uint64_t max_us = 0;
-  std::vector<uint64_t> buckets = std::vector<uint64_t>(bucket_count, 0);
-
-  void record(uint64_t latency_us);
-  /// Upper bound of the bucket holding quantile q (0..1), in µs; 0 when empty.
-  uint64_t quantile_us(double q) const;
-};
+// Every stats struct (runtime/stats.hpp) may travel in a message.
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, latency_summary& x) {
@@ -103,35 +80,11 @@ typename Inspector::result_type inspect(Inspector& f, latency_summary& x) {
            x.buckets);
 }
 
-/// What a tenant actor knows about itself.
-struct tenant_counters {
-  uint32_t inflight = 0;
-  uint64_t ops = 0;
-  uint64_t errors = 0;
-  latency_summary latency;
-};
-
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, tenant_counters& x) {
   return f(caf::meta::type_name("tenant_counters"), x.inflight, x.ops, x.errors,
            x.latency);
 }
-
-/// One row of the registry's view, joined with the tenant's own counters.
-struct tenant_stats {
-  std::string tenant;
-  std::string database;
-  std::string cluster;
-  /// "active" or "draining".
-  std::string state;
-  /// Wall-clock time of the last use, ms since the Unix epoch.
-  int64_t last_used_unix_ms = 0;
-  int64_t idle_ms = 0;
-  uint64_t use_count = 0;
-  /// Operations routed through the registry and not finished yet.
-  uint32_t inflight = 0;
-  tenant_counters counters;
-};
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, tenant_stats& x) {
@@ -139,26 +92,6 @@ typename Inspector::result_type inspect(Inspector& f, tenant_stats& x) {
            x.state, x.last_used_unix_ms, x.idle_ms, x.use_count, x.inflight,
            x.counters);
 }
-
-/// The registry's answer to stats_atom.
-struct registry_stats {
-  uint32_t active_tenants = 0;
-  uint32_t max_tenants = 0;
-  /// Tenant actors told to stop that have not terminated yet.
-  uint32_t draining_tenants = 0;
-  uint32_t waiters = 0;
-  uint32_t inflight = 0;
-  uint64_t created_total = 0;
-  uint64_t reaped_total = 0;
-  uint64_t evicted_total = 0;
-  uint64_t crashed_total = 0;
-  uint64_t limit_timeouts_total = 0;
-  std::vector<std::string> quarantined;
-  std::string main_database;
-  /// "connected", "connecting" or "disconnected".
-  std::string main_state;
-  std::vector<tenant_stats> tenants;
-};
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, registry_stats& x) {
@@ -188,7 +121,7 @@ using tenant_actor = caf::typed_actor<
   /// Stop taking work, finish what is in flight, then quit.
   caf::reacts_to<drain_atom>,
   /// Internal: an operation finished (operation id, outcome).
-  caf::reacts_to<done_atom, uint64_t, command_outcome>,
+  caf::reacts_to<done_atom, uint64_t, result>,
   /// Internal: the idle timer of the given generation fired.
   caf::reacts_to<idle_atom, uint64_t>,
   /// Internal: the last fast operation left the closed gate.
@@ -226,7 +159,7 @@ using registry_actor = tenant_supervisor_actor::extend<
   caf::reacts_to<waiter_retry_atom>,
   caf::reacts_to<drain_deadline_atom>,
   caf::reacts_to<evict_deadline_atom, caf::actor_id>,
-  caf::reacts_to<main_done_atom, uint64_t, command_outcome>>;
+  caf::reacts_to<main_done_atom, uint64_t, result>>;
 
 /// The metrics actor: samples registry and pool stats every
 /// metrics.sample_interval_ms into a ring of metrics.history_size samples,
@@ -282,6 +215,6 @@ using pool_maintainer_actor = caf::typed_actor<
 } // namespace tenantrt
 
 // Outcomes travel only between local actors (never serialized).
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tenantrt::command_outcome)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tenantrt::result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tenantrt::runtime_config)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tenantrt::relay_reply)

@@ -464,12 +464,12 @@ void submit_main(registry_pointer self, std::string command_json,
   auto op_id = ++st.next_id;
   st.main_pending.emplace(op_id, std::move(promise));
   auto me = caf::actor_cast<registry_actor>(self);
-  st.backend->submit_main(std::move(command_json), [me, op_id](command_outcome outcome) {
+  st.backend->submit_main(std::move(command_json), [me, op_id](result outcome) {
     caf::anon_send(me, main_done_atom::value, op_id, std::move(outcome));
   });
 }
 
-void set_main_state(registry_pointer self, const command_outcome& outcome) {
+void set_main_state(registry_pointer self, const result& outcome) {
   auto& st = self->state;
   auto next = outcome.code == errc::server_unreachable || outcome.code == errc::timeout
                   || outcome.code == errc::pool_wait_timeout
@@ -578,7 +578,7 @@ registry_actor::behavior_type registry_impl(registry_pointer self, runtime_confi
         submit_main(self, std::move(command_json), promise);
       return promise;
     },
-    [=](main_done_atom, uint64_t op_id, command_outcome& outcome) {
+    [=](main_done_atom, uint64_t op_id, result& outcome) {
       auto& st = self->state;
       auto i = st.main_pending.find(op_id);
       if (i == st.main_pending.end())

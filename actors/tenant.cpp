@@ -53,14 +53,14 @@ caf::typed_response_promise<std::string> start_operation(tenant_pointer self,
   log().debug("tenant {} op {} started", st.target.tenant_id, op_id);
   // Runs on an executor thread: only enqueue a message from there.
   auto me = caf::actor_cast<tenant_actor>(self);
-  st.gate->channel()->submit(std::move(command_json), [me, op_id](command_outcome outcome) {
+  st.gate->channel()->submit(std::move(command_json), [me, op_id](result outcome) {
     caf::anon_send(me, done_atom::value, op_id, std::move(outcome));
   });
   return promise;
 }
 
 /// Settles one operation; returns false for an unknown id.
-bool finish_operation(tenant_pointer self, uint64_t op_id, command_outcome& outcome) {
+bool finish_operation(tenant_pointer self, uint64_t op_id, result& outcome) {
   auto& st = self->state;
   auto i = st.pending.find(op_id);
   if (i == st.pending.end())
@@ -115,7 +115,7 @@ tenant_actor::behavior_type active_behavior(tenant_pointer self) {
         restart_idle_timer(self);
     },
     [=](drain_atom) { begin_drain(self); },
-    [=](done_atom, uint64_t op_id, command_outcome& outcome) {
+    [=](done_atom, uint64_t op_id, result& outcome) {
       if (finish_operation(self, op_id, outcome) && self->state.counters.inflight == 0)
         mark_idle(self);
     },
@@ -157,7 +157,7 @@ tenant_actor::behavior_type draining_behavior(tenant_pointer self) {
     [=](touch_atom) {},
     [=](reload_atom, caf::timespan) {},
     [=](drain_atom) {},
-    [=](done_atom, uint64_t op_id, command_outcome& outcome) {
+    [=](done_atom, uint64_t op_id, result& outcome) {
       finish_operation(self, op_id, outcome);
       quit_when_empty(self);
     },

@@ -33,8 +33,8 @@ public:
   size_t open_channels() const { return open_channels_->load(std::memory_order_relaxed); }
 
 private:
-  static command_outcome ok_outcome() {
-    command_outcome out;
+  static result ok_outcome() {
+    result out;
     out.reply_json = R"({"ok":1.0})";
     return out;
   }

@@ -20,7 +20,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "runtime/tenant_naming.hpp"
+#include "config/names.hpp"
 
 namespace tenantrt {
 
@@ -690,9 +690,7 @@ std::optional<std::string> database_template_problem(const std::string& database
   // Tenant ids add only [A-Za-z0-9_-]: a one-character id shows every problem of
   // the fixed part. Longer ids are refused at resolve time once the name would
   // pass 63 bytes (a 64-character id never fits beside any fixed text).
-  runtime_config sample;
-  sample.database_template = database_template;
-  auto name = tenant_naming{sample}.database_for("a");
+  auto name = database_name_for(database_template, "a");
   if (auto problem = database_name_problem(name))
     return json_quoted(database_template)
            + " yields unusable database names; for tenant id \"a\": " + *problem;

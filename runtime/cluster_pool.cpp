@@ -697,7 +697,7 @@ void cluster_pool::discard(std::unique_ptr<pooled_connection> connection) noexce
   st.close_connections(guard, single(std::move(connection)), close_reason::discarded);
 }
 
-void cluster_pool::discard_after_error(client_lease& lease, const command_outcome& outcome) noexcept {
+void cluster_pool::discard_after_error(client_lease& lease, const result& outcome) noexcept {
   if (!lease)
     return;
   // A connection that never answered and now cannot reach the server: the
@@ -1062,12 +1062,12 @@ enum class network_failure {
   no_server,   // server selection waited and found nothing: really down
 };
 
-command_outcome execute(client_lease& lease, const std::string& database,
+result execute(client_lease& lease, const std::string& database,
                         const parsed_command& command, const pool_view& pool,
                         network_failure& failure) {
   const auto& settings = pool.settings;
   failure = network_failure::none;
-  command_outcome outcome;
+  result outcome;
   owned_bson reply;
   bson_error_t error;
   auto started = std::chrono::steady_clock::now();
@@ -1149,9 +1149,9 @@ command_outcome execute(client_lease& lease, const std::string& database,
 
 } // namespace
 
-command_outcome run_command(client_lease& lease, const std::string& database,
+result run_command(client_lease& lease, const std::string& database,
                             const std::string& command_json) {
-  command_outcome outcome;
+  result outcome;
   auto* owner = lease.pool();
   if (owner == nullptr) {
     outcome.code = errc::internal;
@@ -1177,8 +1177,8 @@ command_outcome run_command(client_lease& lease, const std::string& database,
   return outcome;
 }
 
-command_outcome cluster_pool::run(const std::string& database, const std::string& command_json) {
-  command_outcome outcome;
+result cluster_pool::run(const std::string& database, const std::string& command_json) {
+  result outcome;
   // Parse first: a malformed command never takes a connection.
   parsed_command command;
   parse_command(command_json, command, database);

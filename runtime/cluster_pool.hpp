@@ -230,7 +230,7 @@ public:
   /// is retried once on a fresh connection, as the drivers' retryable reads
   /// do. Writes are never retried. The outcome's latency is left 0 (the
   /// caller measures).
-  command_outcome run(const std::string& database, const std::string& command_json);
+  result run(const std::string& database, const std::string& command_json);
 
   /// A snapshot of the counters.
   pool_counters counters() const;
@@ -252,7 +252,7 @@ public:
 
 private:
   friend class client_lease;
-  friend command_outcome run_command(client_lease& lease, const std::string& database,
+  friend result run_command(client_lease& lease, const std::string& database,
                                      const std::string& command_json);
   struct state;
 
@@ -260,7 +260,7 @@ private:
   void discard(std::unique_ptr<pooled_connection> connection) noexcept;
   /// Discards lease's connection after a network error or timeout; a fresh
   /// connection that could not reach the server feeds the connect back-off.
-  static void discard_after_error(client_lease& lease, const command_outcome& outcome) noexcept;
+  static void discard_after_error(client_lease& lease, const result& outcome) noexcept;
 
   std::unique_ptr<state> state_;
 };
@@ -279,7 +279,7 @@ private:
 ///  - no answer within socket_timeout_ms: errc::timeout (the lease is
 ///    discarded: the driver closed that socket anyway).
 /// Messages name the pool and never contain the URI's password.
-command_outcome run_command(client_lease& lease, const std::string& database,
+result run_command(client_lease& lease, const std::string& database,
                             const std::string& command_json);
 
 } // namespace tenantrt

@@ -1,8 +1,8 @@
 #pragma once
 // The seam between tenant actors and the driver. Actors hand a command (JSON
-// text, key order preserved) to a tenant_channel and get the outcome through a
-// completion callback, called on a foreign thread: the callback must only
-// enqueue a message (caf::anon_send), never touch actor state.
+// text, key order preserved) to a tenant_channel and get the result through a
+// completion (runtime/result.hpp), called on a foreign thread: from an actor
+// it must only enqueue a message (caf::anon_send), never touch actor state.
 // Production: mongo_backend (blocking_executor + cluster_pool). Unit tests: a
 // fake whose completions the test fires by hand.
 
@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "runtime/errc.hpp"
+#include "runtime/result.hpp"
 
 namespace tenantrt {
 
@@ -22,20 +22,6 @@ struct tenant_target {
   std::string database;
   std::string cluster;
 };
-
-/// Result of one command.
-struct command_outcome {
-  /// errc::none on success.
-  errc code = errc::none;
-  /// Human text for failures (never contains a password).
-  std::string message;
-  /// The server's reply as relaxed extended JSON (success and command_failed).
-  std::string reply_json;
-  /// Time from submit to completion.
-  std::chrono::microseconds latency{0};
-};
-
-using completion = std::function<void(command_outcome)>;
 
 /// One tenant's path to its database. Destroying it releases what open()
 /// reserved (with pool_per_tenant: the tenant's own pool and its sockets).
@@ -47,11 +33,11 @@ public:
   /// Runs command_json on the calling thread and returns the outcome (the
   /// facade's blocking fast path: no hand-off to the executor). The default
   /// waits for submit(); backends that can run inline override it.
-  virtual command_outcome run_now(std::string command_json) {
-    auto promise = std::make_shared<std::promise<command_outcome>>();
+  virtual result run_now(std::string command_json) {
+    auto promise = std::make_shared<std::promise<result>>();
     auto outcome = promise->get_future();
     submit(std::move(command_json),
-           [promise](command_outcome done) { promise->set_value(std::move(done)); });
+           [promise](result done) { promise->set_value(std::move(done)); });
     return outcome.get();
   }
 };

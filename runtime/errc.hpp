@@ -1,11 +1,18 @@
 #pragma once
-// The runtime's failures: one enum, one wire string per value. Control-socket
-// error codes and facade results come from here and nowhere else.
+// The runtime's failures: one enum, one wire string per value. Every result
+// carries one; so does every caf::error the actors report (make_error below).
+// The control socket's own framing errors (a malformed line, a bad token) are
+// actors/control_protocol.hpp's protocol_errc; the two sets of wire strings
+// are disjoint (tested).
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+namespace caf {
+class error;
+} // namespace caf
 
 namespace tenantrt {
 
@@ -54,5 +61,28 @@ inline constexpr errc all_errcs[] = {
   errc::bad_command,    errc::shutting_down,      errc::overloaded,
   errc::unknown_cluster, errc::internal,
 };
+
+// --- errc as caf::error. Declared here, beside the enum (as CAF's sec.hpp
+// does); defined with the actors (actors/errc_caf.cpp), the floor that links
+// CAF, so only code that has a caf::error calls them.
+
+/// Error category of every failure the actors report.
+inline constexpr char error_category_name[] = "tenantrt";
+
+/// A caf::error carrying code and a human message (never a secret); with
+/// command_failed, the server's reply JSON rides along as second context field.
+/// @relates errc
+caf::error make_error(errc code, std::string message, std::string reply_json = {});
+
+/// The errc of an error: ours as is, CAF's mapped (a dead receiver becomes
+/// tenant_crashed, a request timeout becomes timeout, anything else internal).
+/// @relates errc
+errc errc_of(const caf::error& err);
+
+/// The human message of an error made by make_error (CAF's rendering otherwise).
+std::string message_of(const caf::error& err);
+
+/// The server reply carried by a command_failed error, empty otherwise.
+std::string reply_of(const caf::error& err);
 
 } // namespace tenantrt

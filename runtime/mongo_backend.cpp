@@ -95,7 +95,7 @@ struct mongo_backend::shared_state {
   }
 
   /// Runs command_json on database of entry's pool on the calling thread.
-  static command_outcome run_command(pool_entry& entry, const std::string& who,
+  static result run_command(pool_entry& entry, const std::string& who,
                                      const std::string& database, const std::string& command_json,
                                      std::chrono::steady_clock::time_point submitted) {
     auto outcome = entry.pool.run(database, command_json);
@@ -106,11 +106,11 @@ struct mongo_backend::shared_state {
   }
 
   /// run_command on the caller's thread unless the backend is shut down.
-  command_outcome run_inline(const entry_ptr& entry, const std::string& who,
+  result run_inline(const entry_ptr& entry, const std::string& who,
                              const std::string& database, const std::string& command_json) {
     auto submitted = std::chrono::steady_clock::now();
     if (shut.load() || !entry) {
-      command_outcome outcome;
+      result outcome;
       outcome.code = errc::shutting_down;
       outcome.message = who + ": the backend is shut down";
       return outcome;
@@ -124,7 +124,7 @@ struct mongo_backend::shared_state {
                     std::string command_json, completion done) {
     auto submitted = std::chrono::steady_clock::now();
     auto refuse = [&](errc code, std::string message) {
-      command_outcome outcome;
+      result outcome;
       outcome.code = code;
       outcome.message = who + ": " + message;
       outcome.latency = since(submitted);
@@ -159,7 +159,7 @@ public:
   using post_function = std::function<void(const entry_ptr&, const std::string&,
                                             const std::string&, std::string, completion)>;
 
-  using run_function = std::function<command_outcome(const entry_ptr&, const std::string&,
+  using run_function = std::function<result(const entry_ptr&, const std::string&,
                                                       const std::string&, const std::string&)>;
 
   mongo_channel(post_function post, run_function run, entry_ptr entry,
@@ -180,7 +180,7 @@ public:
     post_(entry_, who_, database_, std::move(command_json), std::move(done));
   }
 
-  command_outcome run_now(std::string command_json) override {
+  result run_now(std::string command_json) override {
     return run_(entry_, who_, database_, command_json);
   }
 
@@ -251,7 +251,7 @@ std::shared_ptr<tenant_channel> mongo_backend::open(const tenant_target& target,
                            completion done) {
     auto backend = weak_state.lock();
     if (!backend) {
-      command_outcome outcome;
+      result outcome;
       outcome.code = errc::shutting_down;
       outcome.message = who + ": the backend is gone";
       done(std::move(outcome));
@@ -263,7 +263,7 @@ std::shared_ptr<tenant_channel> mongo_backend::open(const tenant_target& target,
                           const std::string& database, const std::string& command_json) {
     if (auto backend = weak_state.lock())
       return backend->run_inline(entry, who, database, command_json);
-    command_outcome outcome;
+    result outcome;
     outcome.code = errc::shutting_down;
     outcome.message = who + ": the backend is gone";
     return outcome;

@@ -10,7 +10,10 @@
 //
 // It owns (or borrows) a CAF actor system, the blocking executor, the
 // physical pools (mongo_backend), the registry actor and the pool
-// maintainer. A CAF service can talk to registry() directly instead.
+// maintainer. This header declares it without CAF: its implementation, which
+// wires the actor system, lives with the actors (actors/runtime_impl.cpp). A
+// CAF service gets the typed registry and metrics handles from
+// actors/runtime_access.hpp and can talk to the registry directly.
 //
 // Fast path: once a tenant is active, its commands skip the actors. The
 // facade finds the tenant's gate in the directory the registry publishes,
@@ -19,23 +22,21 @@
 // command of a tenant, and any command while its gate is closed (being
 // retired), goes through the registry, which enforces the limits.
 
-#include <atomic>
 #include <chrono>
 #include <functional>
 #include <future>
 #include <map>
-#include <mutex>
-#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "actors/protocol.hpp"
 #include "config/runtime_config.hpp"
 #include "runtime/cluster_pool.hpp"
 #include "runtime/errc.hpp"
+#include "runtime/result.hpp"
+#include "runtime/stats.hpp"
 
 namespace caf {
 class actor_system;
@@ -44,27 +45,6 @@ class actor_system_config;
 
 namespace tenantrt {
 
-class blocking_executor;
-class mongo_backend;
-class tenant_directory;
-
-/// Outcome of one command run through the facade.
-struct result {
-  /// errc::none on success.
-  errc code = errc::none;
-  /// Why it failed (empty on success); never contains a secret.
-  std::string message;
-  /// The server's reply as relaxed extended JSON text (success, and
-  /// command_failed when the server sent one); empty otherwise. A service
-  /// that forwards replies as JSON sends this on as it is.
-  std::string reply_json;
-
-  bool ok() const noexcept { return code == errc::none; }
-  /// reply_json parsed, or null when there is none. Parses on every call
-  /// (a find's reply takes about 10 us): keep the value to read it twice.
-  nlohmann::json reply() const;
-};
-
 /// A snapshot of the registry and of every cluster's physical pool.
 struct runtime_stats {
   registry_stats registry;
@@ -72,8 +52,6 @@ struct runtime_stats {
   /// Physical connections open across every pool.
   uint64_t total_connections = 0;
 };
-
-using result_callback = std::function<void(result)>;
 
 /// What reload() did, as JSON paths of the keys that changed.
 struct reload_result {
@@ -107,9 +85,9 @@ public:
   /// Same, completing through a callback. The callback runs on one of the
   /// runtime's threads: it must not block (hand heavy work elsewhere).
   void run_command(const std::string& tenant_id, const nlohmann::json& command,
-                   result_callback callback);
+                   completion callback);
   void run_command(const std::string& tenant_id, const nlohmann::ordered_json& command,
-                   result_callback callback);
+                   completion callback);
 
   /// Runs the command on the calling thread and returns its result: for a
   /// thread that would wait for the future anyway, this saves two thread
@@ -125,7 +103,7 @@ public:
   /// executor, calls done with the outcome on the thread that ran it and
   /// returns true. False, with nothing run and done dropped, when the tenant
   /// is not active, is being retired or the runtime is stopped: then send the
-  /// command through registry() instead.
+  /// command through the registry instead (actors/runtime_access.hpp).
   bool try_run_active(const std::string& tenant_id, const std::string& command_json,
                       completion done);
 
@@ -162,12 +140,6 @@ public:
   /// actors' threads; false when the executor refuses it (full or stopped).
   bool post_blocking(std::function<void()> job);
 
-  /// The registry, for CAF services (see actors/protocol.hpp).
-  registry_actor registry() const;
-
-  /// The metrics actor (samples, warnings, JSON and Prometheus renderings).
-  metrics_actor metrics() const;
-
   /// The actor system the runtime's actors live in.
   caf::actor_system& system();
 
@@ -175,32 +147,9 @@ public:
   runtime_config config() const;
 
 private:
-  void start();
-  void submit(const std::string& tenant_id, std::optional<std::string> command_text,
-              std::string text_error, result_callback callback);
-  void submit_to_registry(const std::string& tenant_id, std::string command_text,
-                          result_callback callback);
-  result execute_text(const std::string& tenant_id, std::optional<std::string> command_text,
-                      std::string text_error);
-
-  runtime_config config_;
-  std::unique_ptr<caf::actor_system_config> own_system_config_;
-  std::unique_ptr<caf::actor_system> own_system_;
-  caf::actor_system* system_ = nullptr;
-  std::shared_ptr<blocking_executor> executor_;
-  std::shared_ptr<mongo_backend> backend_;
-  std::shared_ptr<tenant_directory> directory_;
-  registry_actor registry_;
-  relay_actor relay_;
-  metrics_actor metrics_;
-  pool_maintainer_actor maintainer_;
-  /// Guards config_ against reload() racing config().
-  mutable std::mutex config_mutex_;
-  std::atomic<bool> stopped_{false};
-  bool drained_ = false;
+  friend class runtime_access;
+  struct impl;
+  std::unique_ptr<impl> impl_;
 };
-
-/// Builds a result from an error raised by the actors.
-result result_from_error(const caf::error& err);
 
 } // namespace tenantrt

@@ -14,7 +14,7 @@ bool tenant_gate::try_enter() {
   return true;
 }
 
-void tenant_gate::count_outcome(const command_outcome& outcome) {
+void tenant_gate::count_outcome(const result& outcome) {
   auto latency_us = static_cast<uint64_t>(outcome.latency.count());
   ops_.fetch_add(1, std::memory_order_relaxed);
   if (outcome.code != errc::none)
@@ -34,12 +34,12 @@ void tenant_gate::actor_operation_started() {
   actor_inflight_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void tenant_gate::actor_operation_finished(const command_outcome& outcome) {
+void tenant_gate::actor_operation_finished(const result& outcome) {
   count_outcome(outcome);
   actor_inflight_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void tenant_gate::leave(const command_outcome& outcome, time_point now) {
+void tenant_gate::leave(const result& outcome, time_point now) {
   count_outcome(outcome);
   fast_ops_.fetch_add(1, std::memory_order_relaxed);
   auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();

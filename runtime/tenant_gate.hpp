@@ -60,7 +60,7 @@ public:
 
   /// Counts the operation out with its outcome, the tenant used at `now`.
   /// Runs on_drained when the gate is closed and this was the last one in.
-  void leave(const command_outcome& outcome, time_point now);
+  void leave(const result& outcome, time_point now);
 
   /// Closes the gate only when nothing is in flight and no operation left
   /// after idle_since (the caller's idea of when the tenant went idle); true
@@ -81,7 +81,7 @@ public:
   /// no message to it: one started, one finished with its outcome. They do
   /// not hold the gate (inflight(), close) nor move last_used().
   void actor_operation_started();
-  void actor_operation_finished(const command_outcome& outcome);
+  void actor_operation_finished(const result& outcome);
 
   /// Called once, by the thread whose leave() empties a closed gate (so the
   /// tenant actor waiting to quit learns it). Set it before publishing the gate.
@@ -100,7 +100,7 @@ private:
   /// closed_bit | operations in flight: one word, so enter and close never race.
   std::atomic<uint64_t> state_{0};
   std::atomic<int64_t> last_used_ns_{0};
-  void count_outcome(const command_outcome& outcome);
+  void count_outcome(const result& outcome);
 
   std::atomic<uint32_t> actor_inflight_{0};
   std::atomic<uint64_t> ops_{0};

@@ -2,14 +2,9 @@
 // Tenant naming: turns an untrusted tenant id (from the control socket or the
 // embedding service) into the database and cluster it lives on, and refuses
 // ids that are malformed or would reach a reserved database (admin, local,
-// config). The registry asks it before creating a tenant actor; the config
-// loader reuses its checks for database_template, main_database and routing.
-//
-// Rules: a tenant id matches [A-Za-z0-9_-]{1,64}; its database is
-// database_template with {id} replaced, and must be a valid MongoDB database
-// name (1..63 bytes, none of / \ . space " $ * < > : | ? NUL) that is not
-// reserved in any letter case. The 63-byte limit means a template's fixed
-// part shortens the longest usable id: "tenant_{id}" leaves 56 characters.
+// config). The registry asks it before creating a tenant actor. The rules
+// themselves live one floor down, in config/names.hpp, which the config
+// loader checks too.
 
 #include <cstddef>
 #include <map>
@@ -18,26 +13,12 @@
 #include <string>
 #include <string_view>
 
+#include "config/names.hpp"
 #include "config/runtime_config.hpp"
 #include "runtime/command_backend.hpp"
 #include "runtime/errc.hpp"
 
 namespace tenantrt {
-
-/// Longest tenant id accepted whatever the template.
-inline constexpr std::size_t max_tenant_id_length = 64;
-
-/// Longest MongoDB database name, in bytes.
-inline constexpr std::size_t max_database_name_length = 63;
-
-/// nullopt when id matches [A-Za-z0-9_-]{1,64}; otherwise why not (quotes the
-/// id printably, control and non-ASCII bytes escaped, long input truncated,
-/// and names the rule broken).
-std::optional<std::string> tenant_id_problem(std::string_view id);
-
-/// nullopt when name is a usable tenant database name (valid MongoDB database
-/// name, not admin/local/config in any letter case); otherwise why not.
-std::optional<std::string> database_name_problem(std::string_view name);
 
 /// Resolves tenant ids to their database and cluster; immutable after
 /// construction, so one instance may be shared by readers on any thread.

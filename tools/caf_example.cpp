@@ -15,6 +15,7 @@
 
 #include "actors/protocol.hpp"
 #include "config/config_loader.hpp"
+#include "actors/runtime_access.hpp"
 #include "runtime/runtime.hpp"
 
 namespace {
@@ -64,7 +65,7 @@ int main(int argc, char** argv) {
   tenantrt::runtime rt{system, config};
 
   caf::scoped_actor reporter{system};
-  system.spawn(order_service, rt.registry(), tenant, caf::actor{reporter});
+  system.spawn(order_service, tenantrt::runtime_access::registry(rt), tenant, caf::actor{reporter});
   int status = 1;
   reporter->receive([&](const std::string& line) {
     std::printf("%s: %s\n", tenant.c_str(), line.c_str());

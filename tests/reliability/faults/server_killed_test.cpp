@@ -8,7 +8,7 @@
 
 #include <iostream>
 
-#include "tests/reliability/faults/fault_support.hpp"
+#include "tests/support/fault_support.hpp"
 #include "tests/support/polling.hpp"
 #include "tools/support/dev_mongo_server.hpp"
 #include "tools/support/tcp_census.hpp"

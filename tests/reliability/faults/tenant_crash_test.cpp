@@ -15,7 +15,7 @@
 #include <caf/send.hpp>
 #include <iostream>
 
-#include "tests/reliability/faults/fault_support.hpp"
+#include "tests/support/fault_support.hpp"
 #include "tests/support/polling.hpp"
 #include "tools/support/dev_mongo_server.hpp"
 
@@ -29,7 +29,7 @@ constexpr int block_ms = 4000;
 tenant_actor acquire(runtime& rt, const std::string& tenant) {
   caf::scoped_actor self{rt.system()};
   tenant_actor out;
-  self->request(rt.registry(), std::chrono::seconds{10}, acquire_atom::value, tenant)
+  self->request(tenantrt::runtime_access::registry(rt), std::chrono::seconds{10}, acquire_atom::value, tenant)
     .receive([&](tenant_actor& actor) { out = std::move(actor); },
              [&](caf::error& err) { ADD_FAILURE() << "acquire: " << rt.system().render(err); });
   return out;
@@ -47,7 +47,7 @@ uint32_t inflight_of(runtime& rt, const std::string& tenant) {
 result run_through_registry(runtime& rt, const std::string& tenant, const std::string& command) {
   caf::scoped_actor self{rt.system()};
   result out;
-  self->request(rt.registry(), std::chrono::seconds{30}, run_atom::value, tenant, command)
+  self->request(tenantrt::runtime_access::registry(rt), std::chrono::seconds{30}, run_atom::value, tenant, command)
     .receive([&](std::string& reply) { out.reply_json = std::move(reply); },
              [&](caf::error& err) { out = result_from_error(err); });
   return out;

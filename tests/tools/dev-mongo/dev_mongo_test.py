@@ -5,7 +5,7 @@ Starts the server as a subprocess (``--port 0``), talks to it with Debian's
 pymongo and checks CRUD round trips, connection accounting, the connection
 limit, the failCommand fail point and error replies.
 
-Run: /usr/bin/python3 tests/tools/dev_mongo_test.py   (exit status 0 = pass)
+Run: /usr/bin/python3 tests/tools/dev-mongo/dev_mongo_test.py   (exit status 0 = pass)
 Needs: python3-mockupdb python3-mongomock python3-pymongo (Debian).
 """
 
@@ -24,8 +24,8 @@ import pymongo
 from pymongo.errors import (AutoReconnect, DuplicateKeyError,
                             OperationFailure, ServerSelectionTimeoutError)
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
 DEV_MONGO = os.path.join(REPO, "tools", "dev-mongo", "dev_mongo.py")
 PYTHON = "/usr/bin/python3"  # Debian's, with mockupdb and mongomock
 

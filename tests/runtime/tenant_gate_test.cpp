@@ -29,14 +29,14 @@ using time_point = tenant_gate::time_point;
 /// A time `us` microseconds after the clock's epoch.
 time_point at(int64_t us) { return time_point{std::chrono::microseconds{us}}; }
 
-command_outcome outcome_of(errc code, int64_t latency_us) {
-  command_outcome outcome;
+result outcome_of(errc code, int64_t latency_us) {
+  result outcome;
   outcome.code = code;
   outcome.latency = std::chrono::microseconds{latency_us};
   return outcome;
 }
 
-command_outcome ok(int64_t latency_us = 10) { return outcome_of(errc::none, latency_us); }
+result ok(int64_t latency_us = 10) { return outcome_of(errc::none, latency_us); }
 
 /// A channel that only keeps what it was given (the gate never calls it).
 class fake_channel : public tenant_channel {
@@ -362,7 +362,7 @@ TEST_F(TenantGateTest, ActorOperationsAreCountedButDoNotHoldTheGate) {
   ASSERT_TRUE(gate.try_enter());
   EXPECT_EQ(gate.counters().inflight, 2u);
   gate.leave(ok(), at(10));
-  command_outcome failed;
+  result failed;
   failed.code = errc::timeout;
   failed.latency = std::chrono::microseconds{300};
   gate.actor_operation_finished(failed);
@@ -496,7 +496,7 @@ TEST(TenantGateRace, CloseRacingAnIdleCloseThatReopensStaysClosed) {
   for (int n = 0; n < trials; ++n) {
     tenant_gate gate{nullptr};
     ASSERT_TRUE(gate.try_enter());
-    gate.leave(command_outcome{}, tp{std::chrono::microseconds{100}}); // used at 100
+    gate.leave(result{}, tp{std::chrono::microseconds{100}}); // used at 100
     std::atomic<int> ready{0};
     std::thread idle{[&] {
       ++ready;

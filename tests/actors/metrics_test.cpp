@@ -24,8 +24,8 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/registry.hpp"
-#include "../support/actor_fixture.hpp"
-#include "../support/fake_backend.hpp"
+#include "tests/support/actor_fixture.hpp"
+#include "tests/support/fake_backend.hpp"
 
 using namespace std::chrono_literals;
 
@@ -358,7 +358,7 @@ TEST_F(MetricsTest, MainDatabaseDisconnectedMeansClusterUnreachableAndDown) {
   run();
   EXPECT_EQ(health()["status"], "ok");
   advance(span(10s)); // the registry's next main ping
-  command_outcome down;
+  result down;
   down.code = errc::server_unreachable;
   down.message = "No suitable servers found";
   backend->finish(backend->unfinished("").at(0), down);

@@ -86,7 +86,7 @@ TEST(TenantDirectoryTest, GateFoundStaysUsableAfterWithdraw) {
   EXPECT_EQ(directory.size(), 0u);
   // The caller's reference keeps the gate alive.
   EXPECT_TRUE(found->try_enter());
-  found->leave(command_outcome{}, tenant_gate::time_point{});
+  found->leave(result{}, tenant_gate::time_point{});
   EXPECT_EQ(found->inflight(), 0u);
 }
 

@@ -41,17 +41,17 @@ using fake_clock = testing::fake_pool_clock;
 
 /// A completion that a test can wait for, remembering its thread.
 struct awaited_outcome {
-  std::promise<command_outcome> promise;
-  std::future<command_outcome> future = promise.get_future();
+  std::promise<result> promise;
+  std::future<result> future = promise.get_future();
   std::thread::id thread;
 
   completion callback() {
-    return [this](command_outcome outcome) {
+    return [this](result outcome) {
       thread = std::this_thread::get_id();
       promise.set_value(std::move(outcome));
     };
   }
-  command_outcome get() {
+  result get() {
     if (future.wait_for(10s) != std::future_status::ready) {
       ADD_FAILURE() << "completion never came";
       return {};
@@ -60,13 +60,13 @@ struct awaited_outcome {
   }
 };
 
-command_outcome run_on(tenant_channel& channel, std::string command_json) {
+result run_on(tenant_channel& channel, std::string command_json) {
   awaited_outcome awaited;
   channel.submit(std::move(command_json), awaited.callback());
   return awaited.get();
 }
 
-command_outcome run_main(mongo_backend& backend, std::string command_json) {
+result run_main(mongo_backend& backend, std::string command_json) {
   awaited_outcome awaited;
   backend.submit_main(std::move(command_json), awaited.callback());
   return awaited.get();
@@ -206,7 +206,7 @@ TEST_F(MongoBackendTest, SharedClusterTenantsShareOnePoolUnderItsCap) {
   for (int round = 0; round < 20; ++round)
     for (auto& channel : channels) {
       ++pending;
-      channel->submit(ping_json, [&](command_outcome outcome) {
+      channel->submit(ping_json, [&](result outcome) {
         if (outcome.code != errc::none)
           ++failures;
         std::lock_guard<std::mutex> guard{mutex};

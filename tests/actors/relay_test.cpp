@@ -8,8 +8,8 @@
 #include <caf/send.hpp>
 
 #include "actors/registry.hpp"
-#include "../support/actor_fixture.hpp"
-#include "../support/fake_backend.hpp"
+#include "tests/support/actor_fixture.hpp"
+#include "tests/support/fake_backend.hpp"
 
 namespace tenantrt {
 namespace {

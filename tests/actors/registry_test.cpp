@@ -14,8 +14,8 @@
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
-#include "../support/actor_fixture.hpp"
-#include "../support/fake_backend.hpp"
+#include "tests/support/actor_fixture.hpp"
+#include "tests/support/fake_backend.hpp"
 
 using namespace std::chrono_literals;
 
@@ -127,7 +127,7 @@ TEST_F(RegistryTest, StatsJoinTenantCountersAndLatency) {
   start();
   use("org1");
   auto failing = run_cmd("org1", R"({"nosuch":1})");
-  command_outcome failure;
+  result failure;
   failure.code = errc::command_failed;
   failure.message = "no such command: 'nosuch'";
   failure.reply_json = R"({"ok":0.0,"code":59})";
@@ -456,7 +456,7 @@ TEST_F(RegistryTest, MainDatabaseStateFollowsItsPings) {
   run();
   EXPECT_EQ(stats().main_state, "connected");
   advance(span(10s)); // next ping
-  command_outcome down;
+  result down;
   down.code = errc::server_unreachable;
   down.message = "No suitable servers found";
   backend->finish(backend->unfinished("").at(0), down);

@@ -6,8 +6,8 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "../support/actor_fixture.hpp"
-#include "../support/fake_backend.hpp"
+#include "tests/support/actor_fixture.hpp"
+#include "tests/support/fake_backend.hpp"
 
 using namespace std::chrono_literals;
 
@@ -59,7 +59,7 @@ TEST_F(TenantTest, CountsInFlightOpsErrorsAndLatency) {
   auto ok = testing::fake_backend::ok_outcome();
   ok.latency = 250us;
   backend->finish(jobs[0], ok);
-  command_outcome timeout;
+  result timeout;
   timeout.code = errc::timeout;
   timeout.message = "socket timeout after 45000 ms";
   timeout.latency = 45000000us;

@@ -39,7 +39,7 @@ public:
   }
 
   /// Completes job i (its completion enqueues a message; the test then runs).
-  void finish(size_t i, command_outcome outcome) {
+  void finish(size_t i, result outcome) {
     auto& j = jobs.at(i);
     j.finished = true;
     j.done(std::move(outcome));
@@ -66,8 +66,8 @@ public:
     return pending.size();
   }
 
-  static command_outcome ok_outcome() {
-    command_outcome out;
+  static result ok_outcome() {
+    result out;
     out.reply_json = R"({"ok":1.0})";
     out.latency = std::chrono::microseconds{100};
     return out;

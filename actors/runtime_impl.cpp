@@ -1,4 +1,4 @@
-#include "runtime/runtime.hpp"
+#include "actors/runtime_impl.hpp"
 
 #include <stdexcept>
 
@@ -14,12 +14,10 @@
 #include "actors/pool_maintainer.hpp"
 #include "actors/registry.hpp"
 #include "actors/relay.hpp"
-#include "runtime/blocking_executor.hpp"
+#include "actors/runtime_access.hpp"
 #include "config/config_loader.hpp"
 #include "runtime/command_document.hpp"
 #include "runtime/logging.hpp"
-#include "runtime/mongo_backend.hpp"
-#include "runtime/tenant_directory.hpp"
 
 namespace tenantrt {
 
@@ -56,15 +54,7 @@ std::unique_ptr<caf::actor_system_config> make_system_config(const runtime_confi
   return cfg;
 }
 
-result result_from_outcome(command_outcome outcome) {
-  result out;
-  out.code = outcome.code;
-  out.message = std::move(outcome.message);
-  out.reply_json = std::move(outcome.reply_json);
-  return out;
-}
-
-relay_reply::callback to_relay_callback(result_callback callback) {
+relay_reply::callback to_relay_callback(completion callback) {
   return [callback = std::move(callback)](std::string* reply, const caf::error* failure) {
     if (failure != nullptr) {
       callback(result_from_error(*failure));
@@ -100,30 +90,26 @@ result result_from_error(const caf::error& err) {
   return out;
 }
 
-nlohmann::json result::reply() const {
-  if (reply_json.empty())
-    return nullptr;
-  auto parsed = nlohmann::json::parse(reply_json, nullptr, false);
-  return parsed.is_discarded() ? nlohmann::json{} : parsed;
-}
-
-runtime::runtime(runtime_config config) : config_(std::move(config)) {
-  own_system_config_ = make_system_config(config_);
-  own_system_ = std::make_unique<caf::actor_system>(*own_system_config_);
-  system_ = own_system_.get();
-  start();
+runtime::runtime(runtime_config config) : impl_(std::make_unique<impl>()) {
+  impl_->config_ = std::move(config);
+  impl_->own_system_config_ = make_system_config(impl_->config_);
+  impl_->own_system_ = std::make_unique<caf::actor_system>(*impl_->own_system_config_);
+  impl_->system_ = impl_->own_system_.get();
+  impl_->start();
 }
 
 runtime::runtime(caf::actor_system& system, runtime_config config)
-  : config_(std::move(config)), system_(&system) {
-  start();
+  : impl_(std::make_unique<impl>()) {
+  impl_->config_ = std::move(config);
+  impl_->system_ = &system;
+  impl_->start();
 }
 
 runtime::~runtime() {
   shutdown();
 }
 
-void runtime::start() {
+void runtime::impl::start() {
   if (!set_log_level(config_.logging.level))
     throw std::runtime_error("logging.level: unknown level '" + config_.logging.level + "'");
   executor_ = std::make_shared<blocking_executor>(config_.executor.threads,
@@ -151,8 +137,8 @@ void runtime::start() {
              config_.clusters.size(), config_.default_cluster, config_.main_database);
 }
 
-void runtime::submit(const std::string& tenant_id, std::optional<std::string> command_text,
-                     std::string text_error, result_callback callback) {
+void runtime::impl::submit(const std::string& tenant_id, std::optional<std::string> command_text,
+                           std::string text_error, completion callback) {
   if (!command_text) {
     callback(result{errc::bad_command, std::move(text_error), {}});
     return;
@@ -161,35 +147,38 @@ void runtime::submit(const std::string& tenant_id, std::optional<std::string> co
     callback(result{errc::shutting_down, "tenantrt is shut down", {}});
     return;
   }
-  auto to_result = [callback](command_outcome outcome) {
-    callback(result_from_outcome(std::move(outcome)));
-  };
-  if (!try_run_active(tenant_id, *command_text, std::move(to_result)))
+  // The fast path takes a copy: when it declines, done is dropped unrun.
+  if (!try_run_active(tenant_id, *command_text, callback))
     submit_to_registry(tenant_id, std::move(*command_text), std::move(callback));
 }
 
 bool runtime::try_run_active(const std::string& tenant_id, const std::string& command_json,
                              completion done) {
+  return impl_->try_run_active(tenant_id, command_json, std::move(done));
+}
+
+bool runtime::impl::try_run_active(const std::string& tenant_id, const std::string& command_json,
+                                   completion done) {
   if (stopped_)
     return false;
   auto gate = directory_->find(tenant_id);
   if (!gate || !gate->try_enter())
     return false;
   // Left before done runs: whoever sees the result sees the tenant idle.
-  gate->channel()->submit(command_json, [gate, done = std::move(done)](command_outcome outcome) {
+  gate->channel()->submit(command_json, [gate, done = std::move(done)](result outcome) {
     gate->leave(outcome, std::chrono::steady_clock::now());
     done(std::move(outcome));
   });
   return true;
 }
 
-void runtime::submit_to_registry(const std::string& tenant_id, std::string command_text,
-                                 result_callback callback) {
+void runtime::impl::submit_to_registry(const std::string& tenant_id, std::string command_text,
+                                       completion callback) {
   caf::anon_send(relay_, run_atom::value, tenant_id, std::move(command_text),
                  relay_reply{to_relay_callback(std::move(callback))});
 }
 
-result runtime::execute_text(const std::string& tenant_id, std::optional<std::string> command_text,
+result runtime::impl::execute_text(const std::string& tenant_id, std::optional<std::string> command_text,
                              std::string text_error) {
   if (!command_text)
     return result{errc::bad_command, std::move(text_error), {}};
@@ -197,7 +186,7 @@ result runtime::execute_text(const std::string& tenant_id, std::optional<std::st
     return result{errc::shutting_down, "tenantrt is shut down", {}};
   auto gate = directory_->find(tenant_id);
   if (gate && gate->try_enter()) {
-    command_outcome outcome;
+    result outcome;
     try {
       outcome = gate->channel()->run_now(std::move(*command_text));
     } catch (const std::exception& ex) { // the gate must be left whatever happens
@@ -205,7 +194,7 @@ result runtime::execute_text(const std::string& tenant_id, std::optional<std::st
       outcome.message = std::string{"tenant "} + tenant_id + ": " + ex.what();
     }
     gate->leave(outcome, std::chrono::steady_clock::now());
-    return result_from_outcome(std::move(outcome));
+    return outcome;
   }
   auto promise = std::make_shared<std::promise<result>>();
   auto future = promise->get_future();
@@ -216,24 +205,24 @@ result runtime::execute_text(const std::string& tenant_id, std::optional<std::st
 
 result runtime::execute(const std::string& tenant_id, const nlohmann::json& command) {
   auto text = command_text(command);
-  return execute_text(tenant_id, std::move(text.text), std::move(text.error));
+  return impl_->execute_text(tenant_id, std::move(text.text), std::move(text.error));
 }
 
 result runtime::execute(const std::string& tenant_id, const nlohmann::ordered_json& command) {
   auto text = command_text(command);
-  return execute_text(tenant_id, std::move(text.text), std::move(text.error));
+  return impl_->execute_text(tenant_id, std::move(text.text), std::move(text.error));
 }
 
 void runtime::run_command(const std::string& tenant_id, const nlohmann::json& command,
-                          result_callback callback) {
+                          completion callback) {
   auto text = command_text(command);
-  submit(tenant_id, std::move(text.text), std::move(text.error), std::move(callback));
+  impl_->submit(tenant_id, std::move(text.text), std::move(text.error), std::move(callback));
 }
 
 void runtime::run_command(const std::string& tenant_id, const nlohmann::ordered_json& command,
-                          result_callback callback) {
+                          completion callback) {
   auto text = command_text(command);
-  submit(tenant_id, std::move(text.text), std::move(text.error), std::move(callback));
+  impl_->submit(tenant_id, std::move(text.text), std::move(text.error), std::move(callback));
 }
 
 std::future<result> runtime::run_command(const std::string& tenant_id,
@@ -256,19 +245,19 @@ std::future<result> runtime::run_main_command(const nlohmann::ordered_json& comm
   auto promise = std::make_shared<std::promise<result>>();
   auto future = promise->get_future();
   auto text = command_text(command);
-  if (!text.text || stopped_) {
+  if (!text.text || impl_->stopped_) {
     promise->set_value(text.text ? result{errc::shutting_down, "tenantrt is shut down", {}}
                                  : result{errc::bad_command, text.error, {}});
     return future;
   }
-  caf::anon_send(relay_, main_atom::value, std::move(*text.text),
+  caf::anon_send(impl_->relay_, main_atom::value, std::move(*text.text),
                  relay_reply{to_relay_callback([promise](result r) { promise->set_value(std::move(r)); })});
   return future;
 }
 
 runtime_config runtime::config() const {
-  std::lock_guard<std::mutex> guard{config_mutex_};
-  return config_;
+  std::lock_guard<std::mutex> guard{impl_->config_mutex_};
+  return impl_->config_;
 }
 
 namespace {
@@ -298,15 +287,15 @@ reload_result runtime::reload(const runtime_config& next) {
   auto plan = plan_reload(config(), next);
   runtime_config effective;
   {
-    std::lock_guard<std::mutex> guard{config_mutex_};
-    effective = effective_after_reload(config_, next);
-    config_ = effective;
+    std::lock_guard<std::mutex> guard{impl_->config_mutex_};
+    effective = effective_after_reload(impl_->config_, next);
+    impl_->config_ = effective;
   }
   set_log_level(effective.logging.level);
-  backend_->apply_pool_settings(effective);
-  caf::anon_send(registry_, reload_atom::value, effective);
-  caf::anon_send(metrics_, reload_atom::value, effective);
-  caf::anon_send(maintainer_, reload_atom::value,
+  impl_->backend_->apply_pool_settings(effective);
+  caf::anon_send(impl_->registry_, reload_atom::value, effective);
+  caf::anon_send(impl_->metrics_, reload_atom::value, effective);
+  caf::anon_send(impl_->maintainer_, reload_atom::value,
                  std::chrono::duration_cast<caf::timespan>(
                    std::chrono::milliseconds{effective.pool_maintenance_interval_ms}));
   log().info("configuration reloaded: {} change(s) applied, {} need a restart", plan.applied.size(),
@@ -317,68 +306,68 @@ reload_result runtime::reload(const runtime_config& next) {
 }
 
 bool runtime::post_blocking(std::function<void()> job) {
-  return executor_->try_post(std::move(job));
-}
-
-metrics_actor runtime::metrics() const {
-  return metrics_;
+  return impl_->executor_->try_post(std::move(job));
 }
 
 runtime_stats runtime::stats(std::chrono::milliseconds timeout) {
   runtime_stats out;
-  out.registry = ask<registry_stats>(*system_, registry_, timeout, "stats", stats_atom::value);
-  out.pools = backend_->pool_counters_by_cluster();
+  out.registry = ask<registry_stats>(*impl_->system_, impl_->registry_, timeout, "stats", stats_atom::value);
+  out.pools = impl_->backend_->pool_counters_by_cluster();
   for (auto& [cluster, counters] : out.pools)
     out.total_connections += counters.open;
   return out;
 }
 
 std::vector<std::string> runtime::cleanup(std::chrono::milliseconds timeout) {
-  return ask<std::vector<std::string>>(*system_, registry_, timeout, "cleanup",
+  return ask<std::vector<std::string>>(*impl_->system_, impl_->registry_, timeout, "cleanup",
                                        cleanup_atom::value);
 }
 
 bool runtime::evict(const std::string& tenant_id, std::chrono::milliseconds timeout) {
-  return ask<bool>(*system_, registry_, timeout, "evict", evict_atom::value, tenant_id);
+  return ask<bool>(*impl_->system_, impl_->registry_, timeout, "evict", evict_atom::value, tenant_id);
 }
 
 bool runtime::shutdown(std::chrono::milliseconds drain_timeout) {
   auto drained = drain(drain_timeout);
-  own_system_.reset(); // waits for every actor
+  impl_->own_system_.reset(); // waits for every actor
   return drained;
 }
 
 bool runtime::drain(std::chrono::milliseconds drain_timeout) {
-  if (stopped_.exchange(true))
-    return drained_;
+  if (impl_->stopped_.exchange(true))
+    return impl_->drained_;
   bool drained = false;
   {
-    caf::scoped_actor self{*system_};
+    caf::scoped_actor self{*impl_->system_};
     auto span = std::chrono::duration_cast<caf::timespan>(drain_timeout);
     // The registry answers by its own deadline; the margin covers a stuck system.
-    self->request(registry_, drain_timeout + std::chrono::seconds{5}, drain_atom::value, span)
+    self->request(impl_->registry_, drain_timeout + std::chrono::seconds{5}, drain_atom::value, span)
       .receive([&](bool all_done) { drained = all_done; },
                [&](caf::error& err) {
                  log().error("drain failed: {}", message_of(err));
-                 self->send_exit(registry_, caf::exit_reason::kill);
+                 self->send_exit(impl_->registry_, caf::exit_reason::kill);
                });
-    self->send(relay_, drain_atom::value);
-    self->send(maintainer_, drain_atom::value);
-    self->send(metrics_, drain_atom::value);
+    self->send(impl_->relay_, drain_atom::value);
+    self->send(impl_->maintainer_, drain_atom::value);
+    self->send(impl_->metrics_, drain_atom::value);
   }
-  backend_->shutdown();
-  executor_->shutdown();
+  impl_->backend_->shutdown();
+  impl_->executor_->shutdown();
   log().info("tenantrt stopped ({})", drained ? "drained" : "drain timed out");
-  drained_ = drained;
+  impl_->drained_ = drained;
   return drained;
 }
 
-registry_actor runtime::registry() const {
-  return registry_;
+caf::actor_system& runtime::system() {
+  return *impl_->system_;
 }
 
-caf::actor_system& runtime::system() {
-  return *system_;
+registry_actor runtime_access::registry(const runtime& rt) {
+  return rt.impl_->registry_;
+}
+
+metrics_actor runtime_access::metrics(const runtime& rt) {
+  return rt.impl_->metrics_;
 }
 
 } // namespace tenantrt

@@ -21,6 +21,7 @@
 #include <mongoc/mongoc.h>
 #include <nlohmann/json.hpp>
 
+#include "actors/runtime_access.hpp"
 #include "runtime/runtime.hpp"
 
 namespace tenantrt::faults {
@@ -88,7 +89,7 @@ inline void set_latency(const std::string& uri, uint32_t ms) {
 inline nlohmann::json health(runtime& rt) {
   caf::scoped_actor self{rt.system()};
   nlohmann::json out;
-  self->request(rt.metrics(), std::chrono::seconds{10}, health_atom::value)
+  self->request(tenantrt::runtime_access::metrics(rt), std::chrono::seconds{10}, health_atom::value)
     .receive([&](std::string& text) { out = nlohmann::json::parse(text); },
              [&](caf::error& err) { out = {{"status", "error: " + rt.system().render(err)}}; });
   return out;

@@ -124,7 +124,7 @@ stub_registry(registry_actor::stateful_pointer<stub_registry_state> self) {
     [](waiter_retry_atom) {},
     [](drain_deadline_atom) {},
     [](evict_deadline_atom, caf::actor_id) {},
-    [](main_done_atom, uint64_t, const command_outcome&) {},
+    [](main_done_atom, uint64_t, const result&) {},
   };
 }
 
@@ -431,12 +431,12 @@ struct ControlServerTest : ::testing::Test {
     };
     h.run_blocking = [this](std::function<void()> job) { return runner.post(std::move(job)); };
     h.run_active = [this](const std::string& tenant, const std::string& command_json,
-                          std::function<void(command_outcome)> done) {
+                          std::function<void(result)> done) {
       if (active_tenants.count(tenant) == 0)
         return false;
       ++fast_runs;
       return runner.post([tenant, command_json, done] {
-        command_outcome outcome;
+        result outcome;
         if (tenant == "fastfail") {
           outcome.code = errc::command_failed;
           outcome.message = "tenant fastfail: no such command";
