@@ -1,6 +1,6 @@
 #pragma once
 // What the user sets: plain structs whose default member initialisers are the
-// documented defaults (README "Configuration"). Filled only by load_config()
+// documented defaults (docs/configuration.md). Filled only by load_config()
 // in config/config_loader.hpp, which validates every key and names the JSON
 // path of each problem. Nothing here converts or checks values.
 
