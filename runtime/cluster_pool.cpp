@@ -133,24 +133,7 @@ shared_uri client_uri(const mongoc_uri_t* base, const pool_settings& settings) {
 
 } // namespace
 
-// --- counters and identity ---------------------------------------------------
-
-pool_counters& pool_counters::operator+=(const pool_counters& other) {
-  open += other.open;
-  in_use += other.in_use;
-  idle += other.idle;
-  waiters += other.waiters;
-  created_total += other.created_total;
-  closed_total += other.closed_total;
-  wait_timeouts_total += other.wait_timeouts_total;
-  connect_failures_total += other.connect_failures_total;
-  backoff_rejections_total += other.backoff_rejections_total;
-  backoff_ms = std::max(backoff_ms, other.backoff_ms);
-  max_pool_size += other.max_pool_size;
-  min_pool_size += other.min_pool_size;
-  tenant_pools += other.tenant_pools;
-  return *this;
-}
+// --- identity -------------------------------------------------------------------
 
 std::string pool_identity::label() const {
   return tenant_id.empty() ? cluster : cluster + "/" + tenant_id;

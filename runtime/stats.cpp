@@ -4,6 +4,23 @@
 
 namespace tenantrt {
 
+pool_counters& pool_counters::operator+=(const pool_counters& other) {
+  open += other.open;
+  in_use += other.in_use;
+  idle += other.idle;
+  waiters += other.waiters;
+  created_total += other.created_total;
+  closed_total += other.closed_total;
+  wait_timeouts_total += other.wait_timeouts_total;
+  connect_failures_total += other.connect_failures_total;
+  backoff_rejections_total += other.backoff_rejections_total;
+  backoff_ms = std::max(backoff_ms, other.backoff_ms);
+  max_pool_size += other.max_pool_size;
+  min_pool_size += other.min_pool_size;
+  tenant_pools += other.tenant_pools;
+  return *this;
+}
+
 void latency_summary::record(uint64_t latency_us) {
   ++count;
   sum_us += latency_us;

@@ -1,6 +1,7 @@
 #pragma once
-// The runtime's figures as plain structs: what a tenant gate counts, what the
-// registry reports about its tenants, and what the facade's stats() returns.
+// The runtime's figures as plain structs: what a pool and a tenant gate
+// count, what the registry reports about its tenants, and what the facade's
+// stats() returns.
 // The actors carry them in messages (inspect() in actors/protocol.hpp); the
 // metrics actor renders them.
 
@@ -10,6 +11,41 @@
 #include <vector>
 
 namespace tenantrt {
+
+/// A cluster_pool's counters (connections are mongoc clients; see
+/// runtime/cluster_pool.hpp).
+struct pool_counters {
+  /// Connections open now: idle + in use + being connected by maintain().
+  uint64_t open = 0;
+  /// Connections handed out by checkout() and not yet returned.
+  uint64_t in_use = 0;
+  /// Connections waiting in the pool.
+  uint64_t idle = 0;
+  /// Checkouts waiting for a free connection.
+  uint64_t waiters = 0;
+  /// Connections ever created.
+  uint64_t created_total = 0;
+  /// Connections ever closed.
+  uint64_t closed_total = 0;
+  /// Checkouts that gave up after wait_queue_timeout_ms.
+  uint64_t wait_timeouts_total = 0;
+  /// New connections that could not reach the server (checkout or maintain()).
+  uint64_t connect_failures_total = 0;
+  /// Checkouts refused with server_unreachable during a connect back-off.
+  uint64_t backoff_rejections_total = 0;
+  /// Current back-off step in ms, 0 while the server answers (summed pools
+  /// keep the largest).
+  uint64_t backoff_ms = 0;
+  /// Configured cap (summed when pools are summed).
+  uint64_t max_pool_size = 0;
+  /// Configured warm minimum (summed when pools are summed).
+  uint64_t min_pool_size = 0;
+  /// Per-tenant pools summed into these counters (0 for a shared pool).
+  uint64_t tenant_pools = 0;
+
+  /// Adds every field of other (used to sum per-tenant pools per cluster).
+  pool_counters& operator+=(const pool_counters& other);
+};
 
 /// Latency of a tenant's operations: totals plus a log2 histogram in µs
 /// (bucket i counts ops with latency < 2^i µs, the last bucket the rest).
