@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
-#include <limits>
 #include <mutex>
 #include <random>
 #include <stdexcept>
@@ -15,121 +14,13 @@
 #include "config/uri.hpp"
 #include "runtime/database_scope.hpp"
 #include "runtime/logging.hpp"
+#include "runtime/mongoc_driver.hpp"
 
 namespace tenantrt {
 
-// --- driver initialisation --------------------------------------------------
-
 namespace {
-
-void forward_driver_log(mongoc_log_level_t level, const char* domain, const char* message,
-                        void* /*user_data*/) {
-  // Driver messages name hosts, never credentials.
-  switch (level) {
-    case MONGOC_LOG_LEVEL_ERROR:
-    case MONGOC_LOG_LEVEL_CRITICAL:
-      log().error("mongoc [{}]: {}", domain, message);
-      break;
-    case MONGOC_LOG_LEVEL_WARNING:
-      log().warn("mongoc [{}]: {}", domain, message);
-      break;
-    case MONGOC_LOG_LEVEL_MESSAGE:
-    case MONGOC_LOG_LEVEL_INFO:
-      log().debug("mongoc [{}]: {}", domain, message);
-      break;
-    case MONGOC_LOG_LEVEL_DEBUG:
-    case MONGOC_LOG_LEVEL_TRACE:
-      log().trace("mongoc [{}]: {}", domain, message);
-      break;
-  }
-}
-
-} // namespace
-
-void ensure_mongoc_initialized() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    mongoc_init();
-    mongoc_log_set_handler(forward_driver_log, nullptr);
-  });
-}
-
-// --- RAII owners of driver handles -------------------------------------------
-
-namespace {
-
-struct client_deleter {
-  void operator()(mongoc_client_t* client) const noexcept { mongoc_client_destroy(client); }
-};
-using client_ptr = std::unique_ptr<mongoc_client_t, client_deleter>;
-
-struct uri_deleter {
-  void operator()(mongoc_uri_t* uri) const noexcept { mongoc_uri_destroy(uri); }
-};
-using uri_ptr = std::unique_ptr<mongoc_uri_t, uri_deleter>;
-/// Shared: a client being created keeps the URI it started from alive while
-/// apply_settings() swaps in a new one.
-using shared_uri = std::shared_ptr<const mongoc_uri_t>;
-
-/// A stack bson_t that is always destroyed (bson_destroy on an initialised
-/// document is required even when a driver call failed).
-class owned_bson {
-public:
-  owned_bson() { bson_init(&doc_); }
-  ~owned_bson() { bson_destroy(&doc_); }
-  owned_bson(const owned_bson&) = delete;
-  owned_bson& operator=(const owned_bson&) = delete;
-  bson_t* get() noexcept { return &doc_; }
-  const bson_t* get() const noexcept { return &doc_; }
-
-private:
-  bson_t doc_;
-};
-
-std::string to_relaxed_json(const bson_t* doc) {
-  size_t length = 0;
-  char* text = bson_as_relaxed_extended_json(doc, &length);
-  if (text == nullptr)
-    return "{}";
-  std::string result{text, length};
-  bson_free(text);
-  return result;
-}
 
 using steady_time = std::chrono::steady_clock::time_point;
-
-int32_t as_int32(uint32_t value) {
-  return static_cast<int32_t>(std::min<uint32_t>(value, std::numeric_limits<int32_t>::max()));
-}
-
-/// base with the settings applied: what every client of the pool connects
-/// with. pool_settings are the documented knobs: they win over the same
-/// options written into the URI.
-shared_uri client_uri(const mongoc_uri_t* base, const pool_settings& settings) {
-  mongoc_uri_t* u = mongoc_uri_copy(base);
-  mongoc_uri_set_option_as_int32(u, MONGOC_URI_SOCKETTIMEOUTMS, as_int32(settings.socket_timeout_ms));
-  mongoc_uri_set_option_as_int32(u, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
-                                 as_int32(settings.server_selection_timeout_ms));
-  // A single-threaded client's first scan waits up to connectTimeoutMS for a
-  // server that accepts but never answers (measured: 4 s with
-  // serverSelectionTimeoutMS=1000), so cap it by the selection timeout: every
-  // error then comes within server_selection_timeout_ms.
-  mongoc_uri_set_option_as_int32(
-    u, MONGOC_URI_CONNECTTIMEOUTMS,
-    as_int32(std::min(settings.connect_timeout_ms, settings.server_selection_timeout_ms)));
-  // serverSelectionTryOnce=false (single-threaded default: true). With true, a
-  // client that saw the server down fails at once and then refuses to rescan
-  // for 5 s ("No servers yet eligible for rescan"), even after the server is
-  // back. With false it rescans every 500 ms up to serverSelectionTimeoutMS:
-  // a restart shorter than the timeout is ridden over, the first command
-  // after it succeeds (measured), and errors still come within the timeout.
-  mongoc_uri_set_option_as_bool(u, MONGOC_URI_SERVERSELECTIONTRYONCE, false);
-  if (mongoc_uri_get_appname(u) == nullptr)
-    mongoc_uri_set_appname(u, "tenantrt");
-  return shared_uri{u, [](const mongoc_uri_t* doomed) {
-                      mongoc_uri_destroy(const_cast<mongoc_uri_t*>(doomed));
-                    }};
-}
 
 } // namespace
 
@@ -204,14 +95,6 @@ struct count_snapshot {
   uint64_t in_use;
   uint64_t max;
 };
-
-/// {ping: 1} on admin: opens the socket if needed and proves the server answers.
-bool ping_client(mongoc_client_t* client, bson_error_t* error) {
-  owned_bson ping;
-  BSON_APPEND_INT32(ping.get(), "ping", 1);
-  owned_bson reply;
-  return mongoc_client_command_simple(client, "admin", ping.get(), nullptr, reply.get(), error);
-}
 
 std::vector<std::unique_ptr<pooled_connection>>
 single(std::unique_ptr<pooled_connection> connection) {
@@ -402,15 +285,6 @@ struct cluster_pool::state {
       log_closed(id, reason, counts);
   }
 
-  /// A new client with from_uri (taken under the mutex; lazy: it connects on
-  /// first use).
-  static client_ptr make_client(const shared_uri& from_uri) {
-    client_ptr client{mongoc_client_new_from_uri(from_uri.get())};
-    if (client)
-      mongoc_client_set_error_api(client.get(), MONGOC_ERROR_API_VERSION_2);
-    return client;
-  }
-
   void log_opened(uint64_t id, const count_snapshot& counts, const char* why) const {
     log().info("pool {}: connection {} opened ({}; open {}/{}, idle {}, in use {})", label, id,
                why, counts.open, counts.max, counts.idle, counts.in_use);
@@ -576,7 +450,7 @@ checkout_result cluster_pool::checkout() {
   guard.unlock();
 
   auto connection = std::make_unique<pooled_connection>();
-  connection->client = state::make_client(uri);
+  connection->client = make_client(uri.get());
   connection->id = id;
   connection->generation = generation;
   connection->probe = probe;
@@ -760,7 +634,7 @@ void cluster_pool::maintain() {
       uri = st.uri;
     }
     auto connection = std::make_unique<pooled_connection>();
-    connection->client = state::make_client(uri);
+    connection->client = make_client(uri.get());
     connection->id = id;
     connection->generation = generation;
     bson_error_t error;

@@ -61,12 +61,6 @@ struct _mongoc_client_t;
 
 namespace tenantrt {
 
-/// Initialises mongo-c-driver once per process (std::call_once around
-/// mongoc_init) and routes the driver's log to tenantrt::log(). mongoc_cleanup
-/// is deliberately never called: a client destroyed after it (a static, a
-/// detached thread) would crash, and the OS reclaims everything at exit.
-void ensure_mongoc_initialized();
-
 /// The clock the pool reads idle ages from; tests inject a fake one.
 using pool_clock = std::function<std::chrono::steady_clock::time_point()>;
 

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/runtime_access.hpp"
+#include "runtime/mongoc_driver.hpp"
 #include "runtime/runtime.hpp"
 
 namespace tenantrt::faults {
