@@ -12,7 +12,6 @@
 #include <mongoc/mongoc.h>
 
 #include "config/uri.hpp"
-#include "runtime/database_scope.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/mongoc_driver.hpp"
 
@@ -331,6 +330,10 @@ cluster_pool* client_lease::pool() const noexcept {
   return connection_ ? pool_ : nullptr;
 }
 
+bool client_lease::reused() const noexcept {
+  return connection_ && connection_->reused;
+}
+
 void client_lease::checkin() noexcept {
   if (connection_ && pool_)
     pool_->checkin(std::move(connection_));
@@ -341,6 +344,21 @@ void client_lease::discard() noexcept {
   if (connection_ && pool_)
     pool_->discard(std::move(connection_));
   connection_.reset();
+}
+
+void client_lease::discard_unreachable(const std::string& why) noexcept {
+  if (!connection_)
+    return;
+  // A connection that never answered and now cannot reach the server: the
+  // server is down or refusing (a timeout means it did answer the handshake).
+  if (!connection_->reused) {
+    connection_->connect_failed = true;
+    try {
+      connection_->connect_error = why;
+    } catch (...) { // out of memory: the back-off works without the text
+    }
+  }
+  discard();
 }
 
 // --- cluster_pool ----------------------------------------------------------------
@@ -521,22 +539,6 @@ void cluster_pool::discard(std::unique_ptr<pooled_connection> connection) noexce
     st.connect_succeeded_locked(); // it reached the server (then timed out or broke)
   }
   st.close_connections(guard, single(std::move(connection)), close_reason::discarded);
-}
-
-void cluster_pool::discard_after_error(client_lease& lease, const result& outcome) noexcept {
-  if (!lease)
-    return;
-  // A connection that never answered and now cannot reach the server: the
-  // server is down or refusing (a timeout means it did answer the handshake).
-  auto& connection = *lease.connection_;
-  if (!connection.reused && outcome.code == errc::server_unreachable) {
-    connection.connect_failed = true;
-    try {
-      connection.connect_error = outcome.message;
-    } catch (...) { // out of memory: the back-off works without the text
-    }
-  }
-  lease.discard();
 }
 
 void cluster_pool::maintain() {
@@ -737,6 +739,10 @@ const pool_identity& cluster_pool::identity() const noexcept {
   return state_->identity;
 }
 
+const std::string& cluster_pool::label() const noexcept {
+  return state_->label;
+}
+
 pool_settings cluster_pool::settings() const {
   std::lock_guard<std::mutex> guard{state_->mutex};
   return state_->settings;
@@ -761,300 +767,8 @@ const std::string& cluster_pool::redacted_uri() const noexcept {
   return state_->redacted_uri;
 }
 
-// --- the driver boundary ------------------------------------------------------------
-
-namespace {
-
-/// A command parsed from JSON text, or why it could not be.
-struct parsed_command {
-  owned_bson document;
-  std::string name;
-  std::string error; // empty when parsed
-};
-
-/// Parses command_json for database; out.error says why it will not run there.
-void parse_command(const std::string& command_json, parsed_command& out,
-                   const std::string& database) {
-  auto first = command_json.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos || command_json[first] != '{') {
-    out.error = "the command must be a JSON object, e.g. {\"ping\": 1}";
-    return;
-  }
-  bson_error_t error;
-  // bson_init_from_json wants an uninitialised bson_t; owned_bson holds an
-  // empty initialised one, which needs no destroy before re-initialising
-  // (an empty inline bson_t owns no memory).
-  if (!bson_init_from_json(out.document.get(), command_json.data(),
-                           static_cast<ssize_t>(command_json.size()), &error)) {
-    bson_init(out.document.get()); // keep the owner's invariant
-    out.error = std::string{"invalid JSON / extended JSON: "} + error.message;
-    return;
-  }
-  bson_iter_t iter;
-  if (!bson_iter_init(&iter, out.document.get()) || !bson_iter_next(&iter)) {
-    out.error = "empty command document";
-    return;
-  }
-  out.name = bson_iter_key(&iter);
-  if (out.name.empty() || out.name[0] == '$') {
-    // e.g. {"$numberLong": 5}: an extended JSON value, not a command.
-    out.error = "the first key must be a command name, not '" + out.name + "'";
-    return;
-  }
-  // The driver sends a command to the database its "$db" key names, not to
-  // the one we pass: a tenant could reach admin. The control socket and the
-  // facade refuse it earlier; this covers CAF callers sending raw text.
-  while (bson_iter_next(&iter)) {
-    if (std::string_view{bson_iter_key(&iter)} == "$db") {
-      out.error = "a command must not name its database with \"$db\"; the tenant's "
-                  "database is used";
-      return;
-    }
-  }
-  if (auto problem = foreign_database_problem(out.document.get(), database))
-    out.error = std::move(*problem);
-}
-
-/// Read-only commands that may run twice without harm (the retryable reads
-/// of MongoDB's driver spec plus diagnostics); aggregate only without an
-/// $out / $merge stage.
-bool is_retryable_read(const parsed_command& command) {
-  static const char* const reads[] = {
-    "find", "count", "distinct", "listCollections", "listIndexes", "listDatabases",
-    "ping", "hello", "isMaster", "ismaster", "buildInfo", "buildinfo", "serverStatus",
-    "dbStats", "collStats", "connectionStatus",
-  };
-  for (const char* name : reads)
-    if (command.name == name)
-      return true;
-  if (command.name != "aggregate")
-    return false;
-  bson_iter_t pipeline;
-  bson_iter_t stage;
-  if (!bson_iter_init_find(&pipeline, command.document.get(), "pipeline")
-      || !BSON_ITER_HOLDS_ARRAY(&pipeline) || !bson_iter_recurse(&pipeline, &stage))
-    return false;
-  while (bson_iter_next(&stage)) {
-    bson_iter_t operator_iter;
-    if (!BSON_ITER_HOLDS_DOCUMENT(&stage) || !bson_iter_recurse(&stage, &operator_iter)
-        || !bson_iter_next(&operator_iter))
-      return false;
-    std::string op = bson_iter_key(&operator_iter);
-    if (op == "$out" || op == "$merge")
-      return false;
-  }
-  return true;
-}
-
-/// Fields of a server error reply.
-struct server_error {
-  int64_t code = 0;
-  std::string code_name;
-  std::string errmsg;
-};
-
-bool reply_has_ok(const bson_t* reply) {
-  bson_iter_t iter;
-  return bson_iter_init_find(&iter, reply, "ok");
-}
-
-server_error read_server_error(const bson_t* reply, const bson_error_t& error) {
-  server_error result;
-  result.code = error.code;
-  result.errmsg = error.message;
-  bson_iter_t iter;
-  if (bson_iter_init_find(&iter, reply, "code") && BSON_ITER_HOLDS_NUMBER(&iter))
-    result.code = bson_iter_as_int64(&iter);
-  if (bson_iter_init_find(&iter, reply, "codeName") && BSON_ITER_HOLDS_UTF8(&iter))
-    result.code_name = bson_iter_utf8(&iter, nullptr);
-  if (bson_iter_init_find(&iter, reply, "errmsg") && BSON_ITER_HOLDS_UTF8(&iter))
-    result.errmsg = bson_iter_utf8(&iter, nullptr);
-  return result;
-}
-
-/// Runs an already parsed command; the heart of run_command and run.
-/// What execute() needs to know about the pool.
-struct pool_view {
-  const std::string& label;
-  const pool_settings& settings;
-  const std::string& password;
-  const std::string& password_as_written;
-};
-
-/// How a command failed on the network; decides whether a read is retried.
-enum class network_failure {
-  none,        // no network failure
-  socket_died, // the connection broke under the command (e.g. server restarted)
-  no_server,   // server selection waited and found nothing: really down
-};
-
-result execute(client_lease& lease, const std::string& database,
-                        const parsed_command& command, const pool_view& pool,
-                        network_failure& failure) {
-  const auto& settings = pool.settings;
-  failure = network_failure::none;
-  result outcome;
-  owned_bson reply;
-  bson_error_t error;
-  auto started = std::chrono::steady_clock::now();
-  // command_simple: the document is sent as given (no read preference or
-  // concerns added); reply is always initialised, also on failure.
-  bool ok = mongoc_client_command_simple(lease.client(), database.c_str(), command.document.get(),
-                                         nullptr, reply.get(), &error);
-  auto elapsed = std::chrono::steady_clock::now() - started;
-  if (ok) {
-    outcome.reply_json = to_relaxed_json(reply.get());
-    return outcome;
-  }
-  auto prefix = "pool " + pool.label + ": ";
-  if (reply_has_ok(reply.get())) {
-    // The server answered: its error, its reply. The connection is fine.
-    auto server = read_server_error(reply.get(), error);
-    outcome.code = errc::command_failed;
-    outcome.message = "command '" + command.name + "' on '" + database + "' failed with code "
-                      + std::to_string(server.code)
-                      + (server.code_name.empty() ? "" : " (" + server.code_name + ")") + ": "
-                      + scrub_secret(scrub_secret(server.errmsg, pool.password), pool.password_as_written);
-    outcome.reply_json = to_relaxed_json(reply.get());
-    return outcome;
-  }
-  auto text = scrub_secret(scrub_secret(error.message, pool.password), pool.password_as_written);
-  switch (error.domain) {
-    case MONGOC_ERROR_STREAM: {
-      // The driver reports a read timeout and a reset with the same domain,
-      // code and text ("socket error or timeout"): tell them apart by time.
-      auto timeout = std::chrono::milliseconds{settings.socket_timeout_ms};
-      if (settings.socket_timeout_ms > 0 && elapsed >= timeout * 9 / 10) {
-        outcome.code = errc::timeout;
-        outcome.message = prefix + "no reply within socket_timeout_ms "
-                          + std::to_string(settings.socket_timeout_ms) + ": " + text;
-      } else {
-        outcome.code = errc::server_unreachable;
-        outcome.message = prefix + text;
-        failure = network_failure::socket_died;
-      }
-      break;
-    }
-    case MONGOC_ERROR_SERVER_SELECTION:
-      outcome.code = errc::server_unreachable;
-      outcome.message = prefix + text;
-      failure = network_failure::no_server;
-      break;
-    case MONGOC_ERROR_PROTOCOL:
-      outcome.code = errc::server_unreachable;
-      outcome.message = prefix + text;
-      failure = network_failure::socket_died;
-      break;
-    case MONGOC_ERROR_CLIENT:
-      if (error.code == MONGOC_ERROR_CLIENT_AUTHENTICATE) {
-        // The server refused our credentials: its answer, not a network fault.
-        outcome.code = errc::command_failed;
-        outcome.message = prefix + "authentication failed: " + text;
-      } else if (error.code == MONGOC_ERROR_CLIENT_TOO_BIG) {
-        outcome.code = errc::bad_command;
-        outcome.message = prefix + text;
-      } else {
-        outcome.code = errc::internal;
-        outcome.message = prefix + text;
-      }
-      break;
-    case MONGOC_ERROR_COMMAND:
-    case MONGOC_ERROR_BSON:
-    case MONGOC_ERROR_NAMESPACE:
-      outcome.code = errc::bad_command;
-      outcome.message = prefix + text;
-      break;
-    default:
-      outcome.code = errc::internal;
-      outcome.message = prefix + "driver error " + std::to_string(error.domain) + "."
-                        + std::to_string(error.code) + ": " + text;
-      break;
-  }
-  return outcome;
-}
-
-} // namespace
-
-result run_command(client_lease& lease, const std::string& database,
-                            const std::string& command_json) {
-  result outcome;
-  auto* owner = lease.pool();
-  if (owner == nullptr) {
-    outcome.code = errc::internal;
-    outcome.message = "run_command called with an empty lease";
-    return outcome;
-  }
-  parsed_command command;
-  parse_command(command_json, command, database);
-  if (!command.error.empty()) {
-    outcome.code = errc::bad_command;
-    outcome.message = command.error;
-    return outcome;
-  }
-  auto& st = *owner->state_;
-  auto settings = owner->settings(); // a copy: apply_settings() may run meanwhile
-  network_failure failure;
-  outcome = execute(lease, database, command,
-                    {st.label, settings, st.password, st.password_as_written}, failure);
-  // After a network fault or timeout the client's socket is gone and a
-  // single-threaded client would refuse to rescan for 5 s: start afresh.
-  if (outcome.code == errc::server_unreachable || outcome.code == errc::timeout)
-    cluster_pool::discard_after_error(lease, outcome);
-  return outcome;
-}
-
-result cluster_pool::run(const std::string& database, const std::string& command_json) {
-  result outcome;
-  // Parse first: a malformed command never takes a connection.
-  parsed_command command;
-  parse_command(command_json, command, database);
-  if (!command.error.empty()) {
-    outcome.code = errc::bad_command;
-    outcome.message = command.error;
-    return outcome;
-  }
-  auto checkout_outcome = checkout();
-  if (checkout_outcome.code != errc::none) {
-    outcome.code = checkout_outcome.code;
-    outcome.message = std::move(checkout_outcome.message);
-    return outcome;
-  }
-  auto& st = *state_;
-  auto settings = this->settings(); // a copy: apply_settings() may run meanwhile
-  pool_view view{st.label, settings, st.password, st.password_as_written};
-  bool reused = checkout_outcome.lease.connection_->reused;
-  network_failure failure;
-  outcome = execute(checkout_outcome.lease, database, command, view, failure);
-  // After a network fault or timeout the client's socket is gone and a
-  // single-threaded client would refuse to rescan for 5 s: start afresh.
-  if (outcome.code == errc::server_unreachable || outcome.code == errc::timeout)
-    discard_after_error(checkout_outcome.lease, outcome);
-  if (outcome.code != errc::server_unreachable)
-    return outcome;
-  // A pooled socket died: the server went away or restarted, every idle
-  // socket is dead too. A refused new connection says nothing about them (a
-  // server at its connection limit keeps serving the ones it has).
-  if (reused)
-    clear();
-  // Retryable reads (as in the drivers' spec): a pooled socket that died
-  // while idle (a restart quicker than the driver's 1 s closed-socket check)
-  // fails before the new server saw anything; one retry on a fresh
-  // connection hides the restart. Not after a failed server selection (the
-  // server is down: retrying would double the wait), never for writes.
-  if (!reused || failure != network_failure::socket_died || !is_retryable_read(command))
-    return outcome;
-  log().debug("pool {}: retrying '{}' once on a fresh connection after: {}", st.label,
-              command.name, outcome.message);
-  auto retry_checkout = checkout();
-  if (retry_checkout.code != errc::none)
-    return outcome;
-  bool retry_reused = retry_checkout.lease.connection_->reused;
-  outcome = execute(retry_checkout.lease, database, command, view, failure);
-  if (outcome.code == errc::server_unreachable || outcome.code == errc::timeout)
-    discard_after_error(retry_checkout.lease, outcome);
-  if (outcome.code == errc::server_unreachable && retry_reused)
-    clear();
-  return outcome;
+std::string cluster_pool::scrubbed(const std::string& text) const {
+  return state_->scrubbed(text);
 }
 
 } // namespace tenantrt

@@ -51,7 +51,6 @@
 #include <string>
 
 #include "config/runtime_config.hpp"
-#include "runtime/command_backend.hpp"
 #include "runtime/errc.hpp"
 #include "runtime/stats.hpp"
 
@@ -104,6 +103,11 @@ public:
   /// The pool the connection belongs to; nullptr for an empty lease.
   cluster_pool* pool() const noexcept;
 
+  /// True when the connection has talked to the server before (it was
+  /// returned to the pool at least once): a network error on it may just mean
+  /// the server restarted meanwhile. False for an empty lease.
+  bool reused() const noexcept;
+
   /// Returns the connection to the pool now; the lease becomes empty.
   void checkin() noexcept;
 
@@ -112,6 +116,11 @@ public:
   /// for 5 s, a fresh client does not). The lease becomes empty and a waiter,
   /// if any, may open a connection in the freed slot.
   void discard() noexcept;
+
+  /// discard() after the connection could not reach the server; why is the
+  /// error (no password). A new connection (not reused()) that never reached
+  /// the server feeds the pool's connect back-off, why as its last error.
+  void discard_unreachable(const std::string& why) noexcept;
 
 private:
   friend class cluster_pool;
@@ -134,7 +143,9 @@ struct checkout_result {
 
 /// The pool of one cluster (or one tenant). Thread-safe. Every member may
 /// block (on the driver or, checkout(), on the wait queue) except
-/// counters(), identity(), settings(), apply_settings() and redacted_uri().
+/// counters(), identity(), label(), settings(), apply_settings(),
+/// redacted_uri() and scrubbed(). Commands run on it through
+/// runtime/command_runner.hpp: the pool knows none.
 class cluster_pool {
 public:
   /// Builds the pool; opens nothing (call maintain() to warm it up). Every
@@ -181,23 +192,14 @@ public:
   /// checked in later. Idempotent.
   void shutdown();
 
-  /// Runs command_json (extended JSON, first key = command name) on
-  /// database with a connection of this pool; see run_command() for the
-  /// outcome. The JSON is parsed before checkout (a bad command takes no
-  /// connection). After a network error the connection is discarded, and the
-  /// pool cleared when it was a pooled one (a refused new connection feeds
-  /// the connect back-off instead); a read-only command (find, count, distinct, aggregate
-  /// without $out/$merge, list*, ping, ...) whose reused socket died under it
-  /// is retried once on a fresh connection, as the drivers' retryable reads
-  /// do. Writes are never retried. The outcome's latency is left 0 (the
-  /// caller measures).
-  result run(const std::string& database, const std::string& command_json);
-
   /// A snapshot of the counters.
   pool_counters counters() const;
 
   /// Cluster (and tenant) of this pool.
   const pool_identity& identity() const noexcept;
+
+  /// identity().label(), computed once: how messages and logs name the pool.
+  const std::string& label() const noexcept;
 
   /// The settings in force (a copy: apply_settings() may change them).
   pool_settings settings() const;
@@ -211,36 +213,18 @@ public:
   /// The URI as logged: redact_uri() (config/uri.hpp) of the configured one.
   const std::string& redacted_uri() const noexcept;
 
+  /// text with the URI's password, as written and percent-decoded, replaced
+  /// by "***": for driver and server messages, which may quote it.
+  std::string scrubbed(const std::string& text) const;
+
 private:
   friend class client_lease;
-  friend result run_command(client_lease& lease, const std::string& database,
-                                     const std::string& command_json);
   struct state;
 
   void checkin(std::unique_ptr<pooled_connection> connection) noexcept;
   void discard(std::unique_ptr<pooled_connection> connection) noexcept;
-  /// Discards lease's connection after a network error or timeout; a fresh
-  /// connection that could not reach the server feeds the connect back-off.
-  static void discard_after_error(client_lease& lease, const result& outcome) noexcept;
 
   std::unique_ptr<state> state_;
 };
-
-/// The boundary between the driver and the runtime's errors: runs
-/// command_json on database with lease's client, once (no retry), and
-/// converts the result.
-///  - success: errc::none, reply_json = the reply as relaxed extended JSON;
-///  - the server answered ok:0: errc::command_failed, message "command
-///    '<name>' on '<database>' failed with code <code> (<codeName>):
-///    <errmsg>", reply_json = the server's reply;
-///  - authentication refused: errc::command_failed;
-///  - not a JSON object / not extended JSON / empty: errc::bad_command;
-///  - no suitable server, refused, reset, protocol error:
-///    errc::server_unreachable (the lease is discarded);
-///  - no answer within socket_timeout_ms: errc::timeout (the lease is
-///    discarded: the driver closed that socket anyway).
-/// Messages name the pool and never contain the URI's password.
-result run_command(client_lease& lease, const std::string& database,
-                            const std::string& command_json);
 
 } // namespace tenantrt

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/command_runner.hpp"
 #include "runtime/logging.hpp"
 
 namespace tenantrt {
@@ -98,7 +99,7 @@ struct mongo_backend::shared_state {
   static result run_command(pool_entry& entry, const std::string& who,
                                      const std::string& database, const std::string& command_json,
                                      std::chrono::steady_clock::time_point submitted) {
-    auto outcome = entry.pool.run(database, command_json);
+    auto outcome = run_on_pool(entry.pool, database, command_json);
     if (outcome.code != errc::none)
       outcome.message = who + ": " + outcome.message;
     outcome.latency = since(submitted);

@@ -19,6 +19,7 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/command_runner.hpp"
 #include "tools/support/dev_mongo_server.hpp"
 #include "tests/support/fake_pool_clock.hpp"
 #include "tests/support/polling.hpp"
@@ -87,7 +88,7 @@ client_lease checkout_and_ping(cluster_pool& pool) {
   auto result = pool.checkout();
   EXPECT_EQ(result.code, errc::none) << result.message;
   if (result.lease) {
-    auto outcome = run_command(result.lease, "admin", ping_json);
+    auto outcome = run_on_client(result.lease, "admin", ping_json);
     EXPECT_EQ(outcome.code, errc::none) << outcome.message;
   }
   return std::move(result.lease);
@@ -123,7 +124,7 @@ TEST_F(ClusterPoolTest, NeverOpensMoreThanMaxPoolSizeUnderConcurrentLoad) {
   for (int t = 0; t < threads; ++t)
     workers.emplace_back([&] {
       for (int i = 0; i < min_ops_per_thread || samples.load() < min_samples; ++i) {
-        auto outcome = pool.run("admin", ping_json);
+        auto outcome = run_on_pool(pool, "admin", ping_json);
         if (outcome.code != errc::none)
           ++failures;
         auto open = pool.counters().open;
@@ -267,8 +268,8 @@ TEST_F(ClusterPoolTest, FullPoolCheckoutFailsWithPoolWaitTimeout) {
   EXPECT_EQ(counters.waiters, 0u);
   EXPECT_EQ(count_established_to_port(port_), 2u);
 
-  // Same through run(): the error reaches the command outcome.
-  auto outcome = pool.run("admin", ping_json);
+  // Same through run_on_pool(): the error reaches the command outcome.
+  auto outcome = run_on_pool(pool, "admin", ping_json);
   EXPECT_EQ(outcome.code, errc::pool_wait_timeout);
   EXPECT_EQ(pool.counters().wait_timeouts_total, 2u);
 }
@@ -416,7 +417,7 @@ TEST_F(ClusterPoolTest, ShutdownLeavesNoSocketAndWakesWaiters) {
   EXPECT_EQ(sockets_become(0), 0u);
   EXPECT_EQ(pool.counters().open, 0u);
   EXPECT_EQ(pool.checkout().code, errc::shutting_down);
-  EXPECT_EQ(pool.run("admin", ping_json).code, errc::shutting_down);
+  EXPECT_EQ(run_on_pool(pool, "admin", ping_json).code, errc::shutting_down);
 }
 
 TEST_F(ClusterPoolTest, ServerDownIsUnreachableWithinSelectionTimeoutThenRecovers) {
@@ -425,12 +426,12 @@ TEST_F(ClusterPoolTest, ServerDownIsUnreachableWithinSelectionTimeoutThenRecover
   settings.min_pool_size = 1;
   auto& pool = make_pool(settings);
   pool.maintain();
-  ASSERT_EQ(pool.run("admin", ping_json).code, errc::none);
+  ASSERT_EQ(run_on_pool(pool, "admin", ping_json).code, errc::none);
 
   server_->stop();
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto started = steady_clock::now();
-    auto outcome = pool.run("admin", ping_json);
+    auto outcome = run_on_pool(pool, "admin", ping_json);
     auto took = steady_clock::now() - started;
     EXPECT_EQ(outcome.code, errc::server_unreachable) << outcome.message;
     EXPECT_LE(took, 1500ms) << "error must come within server_selection_timeout_ms";
@@ -440,7 +441,7 @@ TEST_F(ClusterPoolTest, ServerDownIsUnreachableWithinSelectionTimeoutThenRecover
   EXPECT_EQ(pool.counters().open, 0u);
 
   server_->start();
-  auto outcome = pool.run("admin", ping_json);
+  auto outcome = run_on_pool(pool, "admin", ping_json);
   EXPECT_EQ(outcome.code, errc::none) << "first command after the restart: " << outcome.message;
   pool.maintain();
   EXPECT_EQ(sockets_become(1), 1u);
@@ -450,7 +451,7 @@ TEST_F(ClusterPoolTest, RefusedConnectsBackOffAndOneProbeRecovers) {
   auto settings = small_settings();
   settings.server_selection_timeout_ms = 1000; // back-off cap: 500 ms
   auto& pool = make_pool(settings);
-  ASSERT_EQ(pool.run("admin", ping_json).code, errc::none);
+  ASSERT_EQ(run_on_pool(pool, "admin", ping_json).code, errc::none);
 
   server_->stop();
   // 3 s of callers back to back: without a back-off each call would connect
@@ -459,7 +460,7 @@ TEST_F(ClusterPoolTest, RefusedConnectsBackOffAndOneProbeRecovers) {
   size_t calls = 0;
   auto until = steady_clock::now() + 3s;
   while (steady_clock::now() < until) {
-    auto outcome = pool.run("admin", ping_json);
+    auto outcome = run_on_pool(pool, "admin", ping_json);
     ++calls;
     ASSERT_EQ(outcome.code, errc::server_unreachable) << outcome.message;
     EXPECT_NE(outcome.message.find("pool test"), std::string::npos) << outcome.message;
@@ -473,7 +474,8 @@ TEST_F(ClusterPoolTest, RefusedConnectsBackOffAndOneProbeRecovers) {
 
   server_->start();
   auto restarted = steady_clock::now();
-  ASSERT_TRUE(eventually([&] { return pool.run("admin", ping_json).code == errc::none; }, 10s));
+  ASSERT_TRUE(
+    eventually([&] { return run_on_pool(pool, "admin", ping_json).code == errc::none; }, 10s));
   // Within the cap plus one selection, with slack for a loaded machine.
   EXPECT_LE(steady_clock::now() - restarted, 3500ms);
   EXPECT_EQ(pool.counters().backoff_ms, 0u);
@@ -489,7 +491,7 @@ TEST_F(ClusterPoolTest, QuickRestartIsInvisibleToReadsButNotToWrites) {
   server_->start(); // both idle sockets are dead, used < 1 s ago
   // A read on a dead pooled socket is retried once on a fresh connection.
   for (int i = 0; i < 3; ++i) {
-    auto outcome = pool.run("tenant_a", R"({"find": "orders", "filter": {}})");
+    auto outcome = run_on_pool(pool, "tenant_a", R"({"find": "orders", "filter": {}})");
     EXPECT_EQ(outcome.code, errc::none) << "read " << i << ": " << outcome.message;
   }
   pool.maintain();
@@ -501,15 +503,16 @@ TEST_F(ClusterPoolTest, QuickRestartIsInvisibleToReadsButNotToWrites) {
   // decides. (If this thread was slow and the socket sat unused for over
   // 1 s, the driver's own closed-socket check reconnects before sending and
   // the write simply succeeds.)
-  auto write = pool.run("tenant_a", R"({"insert": "orders", "documents": [{"_id": 1}]})");
+  auto write = run_on_pool(pool, "tenant_a", R"({"insert": "orders", "documents": [{"_id": 1}]})");
   ASSERT_TRUE(write.code == errc::server_unreachable || write.code == errc::none)
     << to_string(write.code) << ": " << write.message;
   if (write.code == errc::server_unreachable) {
-    auto found = pool.run("tenant_a", R"({"find": "orders", "filter": {}})");
+    auto found = run_on_pool(pool, "tenant_a", R"({"find": "orders", "filter": {}})");
     ASSERT_EQ(found.code, errc::none) << found.message;
     EXPECT_EQ(found.reply_json.find("\"_id\""), std::string::npos)
       << "the failed write must not have been retried: " << found.reply_json;
-    auto again = pool.run("tenant_a", R"({"insert": "orders", "documents": [{"_id": 1}]})");
+    auto again
+      = run_on_pool(pool, "tenant_a", R"({"insert": "orders", "documents": [{"_id": 1}]})");
     EXPECT_EQ(again.code, errc::none) << "the failed write cleared the pool: " << again.message;
   }
 }
@@ -534,7 +537,7 @@ TEST_F(ClusterPoolTest, KeepalivePingsRestoreWarmConnectionsAfterARestart) {
 
 TEST_F(ClusterPoolTest, ServerErrorBecomesCommandFailedWithServerMessage) {
   auto& pool = make_pool(small_settings());
-  auto outcome = pool.run("tenant_a", R"({"noSuchCommand": 1})");
+  auto outcome = run_on_pool(pool, "tenant_a", R"({"noSuchCommand": 1})");
   EXPECT_EQ(outcome.code, errc::command_failed);
   EXPECT_NE(outcome.message.find("noSuchCommand"), std::string::npos) << outcome.message;
   EXPECT_NE(outcome.message.find("code 59"), std::string::npos) << outcome.message;
@@ -549,7 +552,7 @@ TEST_F(ClusterPoolTest, MalformedCommandIsBadCommandAndTakesNoConnection) {
   auto& pool = make_pool(small_settings());
   for (const char* text : {"{\"ping\": ", "not json", "[1, 2]", "{}", "", "{\"$numberLong\": 5}",
                            R"({"insert": "x", "documents": [{"a": 1}], "$db": "admin"})"}) {
-    auto outcome = pool.run("admin", text);
+    auto outcome = run_on_pool(pool, "admin", text);
     EXPECT_EQ(outcome.code, errc::bad_command) << "for: " << text << " -> " << outcome.message;
   }
   EXPECT_EQ(pool.counters().created_total, 0u);
@@ -558,8 +561,8 @@ TEST_F(ClusterPoolTest, MalformedCommandIsBadCommandAndTakesNoConnection) {
 
 TEST_F(ClusterPoolTest, StageNamingAnotherDatabaseIsBadCommandAndTakesNoConnection) {
   auto& pool = make_pool(small_settings());
-  auto outcome = pool.run(
-    "tenant_a",
+  auto outcome = run_on_pool(
+    pool, "tenant_a",
     R"({"aggregate": "orders", "pipeline": [{"$out": {"db": "tenant_b", "coll": "x"}}], "cursor": {}})");
   EXPECT_EQ(outcome.code, errc::bad_command) << outcome.message;
   EXPECT_NE(outcome.message.find("'$out' names database 'tenant_b'"), std::string::npos)
@@ -570,18 +573,18 @@ TEST_F(ClusterPoolTest, StageNamingAnotherDatabaseIsBadCommandAndTakesNoConnecti
 
 TEST_F(ClusterPoolTest, InsertThenFindReturnsTheDocument) {
   auto& pool = make_pool(small_settings());
-  auto inserted = pool.run(
-    "tenant_a",
+  auto inserted = run_on_pool(
+    pool, "tenant_a",
     R"({"insert": "orders", "documents": [{"_id": 1, "item": "book", "qty": {"$numberLong": "5"}}]})");
   ASSERT_EQ(inserted.code, errc::none) << inserted.message;
   EXPECT_NE(inserted.reply_json.find("\"n\" : 1"), std::string::npos) << inserted.reply_json;
 
-  auto found = pool.run("tenant_a", R"({"find": "orders", "filter": {"item": "book"}})");
+  auto found = run_on_pool(pool, "tenant_a", R"({"find": "orders", "filter": {"item": "book"}})");
   ASSERT_EQ(found.code, errc::none) << found.message;
   EXPECT_NE(found.reply_json.find("\"item\" : \"book\""), std::string::npos) << found.reply_json;
   EXPECT_NE(found.reply_json.find("\"qty\" : 5"), std::string::npos) << found.reply_json;
 
-  auto elsewhere = pool.run("tenant_b", R"({"find": "orders", "filter": {}})");
+  auto elsewhere = run_on_pool(pool, "tenant_b", R"({"find": "orders", "filter": {}})");
   ASSERT_EQ(elsewhere.code, errc::none) << elsewhere.message;
   EXPECT_EQ(elsewhere.reply_json.find("book"), std::string::npos) << "databases are separate";
 }
@@ -590,16 +593,17 @@ TEST_F(ClusterPoolTest, SlowReplyIsTimeoutAndTheConnectionIsReplaced) {
   auto settings = small_settings();
   settings.socket_timeout_ms = 300;
   auto& pool = make_pool(settings);
-  auto armed = pool.run("admin", R"({"configureFailPoint": "failCommand", "mode": {"times": 1},
+  auto armed = run_on_pool(pool, "admin",
+                           R"({"configureFailPoint": "failCommand", "mode": {"times": 1},
       "data": {"failCommands": ["find"], "blockConnection": true, "blockTimeMS": 1500}})");
   ASSERT_EQ(armed.code, errc::none) << armed.message;
 
   auto started = steady_clock::now();
-  auto outcome = pool.run("tenant_a", R"({"find": "orders", "filter": {}})");
+  auto outcome = run_on_pool(pool, "tenant_a", R"({"find": "orders", "filter": {}})");
   EXPECT_EQ(outcome.code, errc::timeout) << outcome.message;
   EXPECT_LT(steady_clock::now() - started, 1200ms);
   EXPECT_EQ(pool.counters().closed_total, 1u) << "a timed-out connection is discarded";
-  EXPECT_EQ(pool.run("tenant_a", R"({"find": "orders", "filter": {}})").code, errc::none);
+  EXPECT_EQ(run_on_pool(pool, "tenant_a", R"({"find": "orders", "filter": {}})").code, errc::none);
 }
 
 TEST_F(ClusterPoolTest, MessagesAndLoggedUriNeverContainThePassword) {
@@ -610,7 +614,7 @@ TEST_F(ClusterPoolTest, MessagesAndLoggedUriNeverContainThePassword) {
   EXPECT_EQ(pool.redacted_uri().find("s3cr3t"), std::string::npos) << pool.redacted_uri();
   EXPECT_NE(pool.redacted_uri().find("alice:"), std::string::npos) << pool.redacted_uri();
   // dev-mongo has no users: the driver's SCRAM handshake is refused.
-  auto outcome = pool.run("admin", ping_json);
+  auto outcome = run_on_pool(pool, "admin", ping_json);
   EXPECT_EQ(outcome.code, errc::command_failed) << outcome.message;
   EXPECT_NE(outcome.message.find("authentication failed"), std::string::npos) << outcome.message;
   EXPECT_EQ(outcome.message.find("s3cr3t"), std::string::npos) << outcome.message;
