@@ -12,68 +12,18 @@
 #include <mongoc/mongoc.h>
 
 #include "config/uri.hpp"
+#include "runtime/cluster_pool_state.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/mongoc_driver.hpp"
 
 namespace tenantrt {
 
-namespace {
-
-using steady_time = std::chrono::steady_clock::time_point;
-
-} // namespace
-
-// --- identity -------------------------------------------------------------------
-
-std::string pool_identity::label() const {
-  return tenant_id.empty() ? cluster : cluster + "/" + tenant_id;
-}
-
-// --- pooled connections and the pool's state ---------------------------------
-
-/// One physical connection: a single-threaded client and its bookkeeping.
-struct pooled_connection {
-  client_ptr client;
-  /// Sequence number within the pool, for logs.
-  uint64_t id = 0;
-  /// The pool's generation at creation; clear() makes older ones stale.
-  uint64_t generation = 0;
-  /// Last checkin (pool clock); idle age = now - last_used.
-  steady_time last_used{};
-  /// Has talked to the server before (returned to the pool at least once):
-  /// a network error on it may just mean the server restarted meanwhile.
-  bool reused = false;
-  /// The one attempt allowed after a connect back-off expired.
-  bool probe = false;
-  /// Never reached the server (set just before it is discarded), and why.
-  bool connect_failed = false;
-  std::string connect_error;
-};
+using pool_detail::close_reason;
+using pool_detail::count_snapshot;
+using pool_detail::single;
+using pool_detail::waiter;
 
 namespace {
-
-/// A checkout waiting for a connection. Lives on the waiting thread's stack;
-/// only touched under the pool mutex.
-struct waiter {
-  std::condition_variable wakeup;
-  /// Set when a returning connection was handed straight to this waiter.
-  std::unique_ptr<pooled_connection> handed;
-  /// Set when a closed connection freed a slot reserved for this waiter.
-  bool slot_granted = false;
-  /// errc::shutting_down when the pool shut down under it.
-  errc failure = errc::none;
-  bool done = false;
-};
-
-/// Why a connection closes, for the log line.
-enum class close_reason {
-  idle_expired, // idle longer than max_idle_time_ms
-  discarded,    // the lease holder saw an error
-  stale,        // checked in after clear()
-  cleared,      // idle when clear() ran
-  shutdown,     // idle at shutdown() or checked in after it
-  surplus,      // above a lowered max_pool_size
-};
 
 const char* describe(close_reason reason) {
   switch (reason) {
@@ -87,213 +37,142 @@ const char* describe(close_reason reason) {
   return "closed";
 }
 
-/// Counts for a log line, taken under the lock, printed after it.
-struct count_snapshot {
-  uint64_t open;
-  uint64_t idle;
-  uint64_t in_use;
-  uint64_t max;
-};
-
-std::vector<std::unique_ptr<pooled_connection>>
-single(std::unique_ptr<pooled_connection> connection) {
-  std::vector<std::unique_ptr<pooled_connection>> result;
-  result.push_back(std::move(connection));
-  return result;
-}
-
 } // namespace
 
-struct cluster_pool::state {
-  pool_identity identity;
-  std::string label;
-  pool_settings settings;
-  pool_clock clock;
-  std::string redacted_uri;
-  /// The URI's password, decoded and as written, scrubbed from every message.
-  std::string password;
-  std::string password_as_written;
-  /// The URI as configured (parsed once; never changed).
-  uri_ptr base_uri;
-  /// base_uri with the settings' timeouts and tenantrt's options; every new
-  /// client copies it. Swapped by apply_settings(); read under the mutex.
-  shared_uri uri;
+// --- identity -------------------------------------------------------------------
 
-  mutable std::mutex mutex;
-  /// back() = most recently returned: LIFO checkout, oldest at front().
-  std::vector<std::unique_ptr<pooled_connection>> idle;
-  /// FIFO: front() waited longest.
-  std::deque<waiter*> waiters;
-  uint64_t open = 0;
-  uint64_t in_use = 0;
-  uint64_t generation = 0;
-  uint64_t next_id = 0;
-  uint64_t created_total = 0;
-  uint64_t closed_total = 0;
-  uint64_t wait_timeouts_total = 0;
-  bool shut = false;
-  /// Last warm-up ping failed: log the next failure at debug only.
-  bool warm_up_failing = false;
+std::string pool_identity::label() const {
+  return tenant_id.empty() ? cluster : cluster + "/" + tenant_id;
+}
 
-  // Connect back-off (see the header). Real time, not the pool clock: a test
-  // that freezes idle ages must not freeze the back-off.
-  /// Current step; 0 while the server answers.
-  uint64_t backoff_ms = 0;
-  /// No new connection before this.
-  steady_time backoff_until{};
-  /// A probe connection is out; nobody else connects until it reports.
-  bool probing = false;
-  uint64_t connect_failures_total = 0;
-  uint64_t backoff_rejections_total = 0;
-  /// Failed attempts since the server last answered, and the last error.
-  uint64_t failures_in_row = 0;
-  std::string last_connect_error;
-  std::minstd_rand jitter{std::random_device{}()};
+// --- connect back-off ------------------------------------------------------
 
-  static constexpr uint64_t backoff_initial_ms = 100;
-  static constexpr uint64_t backoff_max_ms = 5000;
+uint64_t cluster_pool::state::backoff_cap_ms() const {
+  return std::clamp<uint64_t>(settings.server_selection_timeout_ms / 2, backoff_initial_ms,
+                              backoff_max_ms);
+}
 
-  /// The cap: half the selection timeout, so a server that is back is tried
-  /// again well within server_selection_timeout_ms.
-  uint64_t backoff_cap_ms() const {
-    return std::clamp<uint64_t>(settings.server_selection_timeout_ms / 2, backoff_initial_ms,
-                                backoff_max_ms);
-  }
+bool cluster_pool::state::backing_off_locked() const {
+  return backoff_ms != 0 && (probing || std::chrono::steady_clock::now() < backoff_until);
+}
 
-  /// Is a new connection refused now (a back-off or a probe under way)?
-  bool backing_off_locked() const {
-    return backoff_ms != 0 && (probing || std::chrono::steady_clock::now() < backoff_until);
-  }
-
-  /// May a new connection be opened now? Sets probe when this one is the
-  /// single attempt after a back-off.
-  bool may_connect_locked(bool& probe) {
-    probe = false;
-    if (backoff_ms == 0)
-      return true;
-    if (probing || std::chrono::steady_clock::now() < backoff_until)
-      return false;
-    probing = true;
-    probe = true;
+bool cluster_pool::state::may_connect_locked(bool& probe) {
+  probe = false;
+  if (backoff_ms == 0)
     return true;
-  }
+  if (probing || std::chrono::steady_clock::now() < backoff_until)
+    return false;
+  probing = true;
+  probe = true;
+  return true;
+}
 
-  /// Why a checkout may not connect now (errc::server_unreachable text).
-  std::string backoff_message_locked() const {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  backoff_until - std::chrono::steady_clock::now())
-                  .count();
-    return "pool " + label + ": server unreachable, not connecting "
-           + (probing ? std::string{"while a probe connection tries"}
-                      : "for another " + std::to_string(std::max<int64_t>(left, 0)) + " ms")
-           + " (back-off after " + std::to_string(failures_in_row)
-           + " failed connection attempts; last: " + last_connect_error + ")";
-  }
+std::string cluster_pool::state::backoff_message_locked() const {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                backoff_until - std::chrono::steady_clock::now())
+                .count();
+  return "pool " + label + ": server unreachable, not connecting "
+         + (probing ? std::string{"while a probe connection tries"}
+                    : "for another " + std::to_string(std::max<int64_t>(left, 0)) + " ms")
+         + " (back-off after " + std::to_string(failures_in_row)
+         + " failed connection attempts; last: " + last_connect_error + ")";
+}
 
-  /// A new connection could not reach the server: back off (grows only on
-  /// the first failure and on a probe's, so concurrent failures count once).
-  void connect_failed_locked(bool probe, const std::string& error) {
-    ++connect_failures_total;
-    ++failures_in_row;
-    last_connect_error = error;
-    if (probe)
-      probing = false;
-    if (backoff_ms != 0 && !probe)
-      return;
-    backoff_ms = backoff_ms == 0 ? backoff_initial_ms : std::min(backoff_ms * 2, backoff_cap_ms());
-    // Equal jitter: half fixed, half random, so pools restarted together
-    // spread out.
-    auto half = backoff_ms / 2;
-    auto delay = half + std::uniform_int_distribution<uint64_t>{0, backoff_ms - half}(jitter);
-    backoff_until = std::chrono::steady_clock::now() + std::chrono::milliseconds{delay};
-  }
-
-  /// The server answered: end any back-off. True if one ended.
-  bool connect_succeeded_locked() {
+void cluster_pool::state::connect_failed_locked(bool probe, const std::string& error) {
+  ++connect_failures_total;
+  ++failures_in_row;
+  last_connect_error = error;
+  if (probe)
     probing = false;
-    if (backoff_ms == 0)
-      return false;
-    backoff_ms = 0;
-    failures_in_row = 0;
-    return true;
-  }
+  if (backoff_ms != 0 && !probe)
+    return;
+  backoff_ms = backoff_ms == 0 ? backoff_initial_ms : std::min(backoff_ms * 2, backoff_cap_ms());
+  // Equal jitter: half fixed, half random, so pools restarted together
+  // spread out.
+  auto half = backoff_ms / 2;
+  auto delay = half + std::uniform_int_distribution<uint64_t>{0, backoff_ms - half}(jitter);
+  backoff_until = std::chrono::steady_clock::now() + std::chrono::milliseconds{delay};
+}
 
-  uint64_t warm_target() const {
-    return std::min<uint64_t>(settings.min_pool_size, settings.max_pool_size);
-  }
+bool cluster_pool::state::connect_succeeded_locked() {
+  probing = false;
+  if (backoff_ms == 0)
+    return false;
+  backoff_ms = 0;
+  failures_in_row = 0;
+  return true;
+}
 
-  std::string scrubbed(const std::string& text) const {
-    return scrub_secret(scrub_secret(text, password), password_as_written);
-  }
+// --- slots, waiters and closing ----------------------------------------------
 
-  count_snapshot snapshot_locked() const {
-    return {open, idle.size(), in_use, settings.max_pool_size};
-  }
+uint64_t cluster_pool::state::warm_target() const {
+  return std::min<uint64_t>(settings.min_pool_size, settings.max_pool_size);
+}
 
-  /// A connection left (open already decremented): give its slot to the
-  /// longest waiter, which then creates a connection itself.
-  void grant_slot_locked() {
-    if (shut || waiters.empty() || open >= settings.max_pool_size)
-      return;
-    auto* first = waiters.front();
-    waiters.pop_front();
-    ++open;
-    ++in_use;
-    first->slot_granted = true;
-    first->done = true;
-    first->wakeup.notify_one();
-  }
+std::string cluster_pool::state::scrubbed(const std::string& text) const {
+  return scrub_secret(scrub_secret(text, password), password_as_written);
+}
 
-  /// Hands connection to the longest waiter; false (connection untouched)
-  /// when nobody waits.
-  bool hand_to_waiter_locked(std::unique_ptr<pooled_connection>& connection) {
-    if (waiters.empty())
-      return false;
-    auto* first = waiters.front();
-    waiters.pop_front();
-    ++in_use;
-    first->handed = std::move(connection);
-    first->done = true;
-    first->wakeup.notify_one();
-    return true;
-  }
+count_snapshot cluster_pool::state::snapshot_locked() const {
+  return {open, idle.size(), in_use, settings.max_pool_size};
+}
 
-  /// Closes connections that already left idle / in_use but still count as
-  /// open. The clients are destroyed (sockets closed) before their slots are
-  /// freed, so a waiter's new socket never coexists with an old one: the cap
-  /// holds at the socket level, not just in the books. Enters with guard
-  /// locked, returns with it unlocked.
-  void close_connections(std::unique_lock<std::mutex>& guard,
-                         std::vector<std::unique_ptr<pooled_connection>> closing,
-                         close_reason reason) {
-    guard.unlock();
-    std::vector<uint64_t> ids;
-    ids.reserve(closing.size());
-    for (auto& connection : closing) {
-      ids.push_back(connection->id);
-      connection.reset();
-    }
-    guard.lock();
-    open -= closing.size();
-    closed_total += closing.size();
-    for (size_t i = 0; i < closing.size(); ++i)
-      grant_slot_locked();
-    auto counts = snapshot_locked();
-    guard.unlock();
-    for (auto id : ids)
-      log_closed(id, reason, counts);
-  }
+void cluster_pool::state::grant_slot_locked() {
+  if (shut || waiters.empty() || open >= settings.max_pool_size)
+    return;
+  auto* first = waiters.front();
+  waiters.pop_front();
+  ++open;
+  ++in_use;
+  first->slot_granted = true;
+  first->done = true;
+  first->wakeup.notify_one();
+}
 
-  void log_opened(uint64_t id, const count_snapshot& counts, const char* why) const {
-    log().info("pool {}: connection {} opened ({}; open {}/{}, idle {}, in use {})", label, id,
-               why, counts.open, counts.max, counts.idle, counts.in_use);
-  }
+bool cluster_pool::state::hand_to_waiter_locked(std::unique_ptr<pooled_connection>& connection) {
+  if (waiters.empty())
+    return false;
+  auto* first = waiters.front();
+  waiters.pop_front();
+  ++in_use;
+  first->handed = std::move(connection);
+  first->done = true;
+  first->wakeup.notify_one();
+  return true;
+}
 
-  void log_closed(uint64_t id, close_reason reason, const count_snapshot& counts) const {
-    log().info("pool {}: connection {} closed ({}; open {}/{}, idle {}, in use {})", label, id,
-               describe(reason), counts.open, counts.max, counts.idle, counts.in_use);
+void cluster_pool::state::close_connections(
+  std::unique_lock<std::mutex>& guard, std::vector<std::unique_ptr<pooled_connection>> closing,
+  close_reason reason) {
+  guard.unlock();
+  std::vector<uint64_t> ids;
+  ids.reserve(closing.size());
+  for (auto& connection : closing) {
+    ids.push_back(connection->id);
+    connection.reset();
   }
-};
+  guard.lock();
+  open -= closing.size();
+  closed_total += closing.size();
+  for (size_t i = 0; i < closing.size(); ++i)
+    grant_slot_locked();
+  auto counts = snapshot_locked();
+  guard.unlock();
+  for (auto id : ids)
+    log_closed(id, reason, counts);
+}
+
+void cluster_pool::state::log_opened(uint64_t id, const count_snapshot& counts,
+                                     const char* why) const {
+  log().info("pool {}: connection {} opened ({}; open {}/{}, idle {}, in use {})", label, id,
+             why, counts.open, counts.max, counts.idle, counts.in_use);
+}
+
+void cluster_pool::state::log_closed(uint64_t id, close_reason reason,
+                                     const count_snapshot& counts) const {
+  log().info("pool {}: connection {} closed ({}; open {}/{}, idle {}, in use {})", label, id,
+             describe(reason), counts.open, counts.max, counts.idle, counts.in_use);
+}
 
 // --- client_lease --------------------------------------------------------------
 
@@ -539,148 +418,6 @@ void cluster_pool::discard(std::unique_ptr<pooled_connection> connection) noexce
     st.connect_succeeded_locked(); // it reached the server (then timed out or broke)
   }
   st.close_connections(guard, single(std::move(connection)), close_reason::discarded);
-}
-
-void cluster_pool::maintain() {
-  auto& st = *state_;
-  // 1. Close idle connections above a lowered max_pool_size, oldest first.
-  {
-    std::unique_lock<std::mutex> guard{st.mutex};
-    if (st.shut)
-      return;
-    std::vector<std::unique_ptr<pooled_connection>> surplus;
-    while (!st.idle.empty() && st.open - surplus.size() > st.settings.max_pool_size) {
-      surplus.push_back(std::move(st.idle.front()));
-      st.idle.erase(st.idle.begin());
-    }
-    if (!surplus.empty())
-      st.close_connections(guard, std::move(surplus), close_reason::surplus);
-  }
-
-  // 2. Close connections idle too long, oldest first, down to the minimum.
-  {
-    std::unique_lock<std::mutex> guard{st.mutex};
-    if (st.shut)
-      return;
-    if (st.settings.max_idle_time_ms > 0) {
-      std::vector<std::unique_ptr<pooled_connection>> expired;
-      auto now = st.clock();
-      auto max_idle = std::chrono::milliseconds{st.settings.max_idle_time_ms};
-      auto keep = st.warm_target();
-      auto first_kept = st.idle.begin();
-      // Oldest at front(); a younger one ends the run (checkin times only grow).
-      while (first_kept != st.idle.end() && st.open - expired.size() > keep
-             && now - (*first_kept)->last_used >= max_idle) {
-        expired.push_back(std::move(*first_kept));
-        ++first_kept;
-      }
-      st.idle.erase(st.idle.begin(), first_kept);
-      if (!expired.empty())
-        st.close_connections(guard, std::move(expired), close_reason::idle_expired);
-    }
-  }
-
-  // 3. Keepalive: the connections still idle that long are the warm minimum.
-  //    Ping them so they stay warm in fact, not only in the books: after a
-  //    server restart their sockets are dead (the driver reconnects a socket
-  //    idle > 1 s on use; a failed ping discards it and clears the pool).
-  {
-    std::vector<std::unique_ptr<pooled_connection>> stale;
-    {
-      std::lock_guard<std::mutex> guard{st.mutex};
-      if (st.shut)
-        return;
-      auto now = st.clock();
-      auto max_idle = std::chrono::milliseconds{st.settings.max_idle_time_ms};
-      auto first_young = st.idle.begin();
-      while (st.settings.max_idle_time_ms > 0 && first_young != st.idle.end()
-             && now - (*first_young)->last_used >= max_idle) {
-        stale.push_back(std::move(*first_young));
-        ++first_young;
-      }
-      st.idle.erase(st.idle.begin(), first_young);
-      st.in_use += stale.size(); // leased to maintain() while pinging
-    }
-    bool failed = false;
-    for (auto& connection : stale) {
-      bson_error_t error;
-      if (ping_client(connection->client.get(), &error)) {
-        checkin(std::move(connection));
-      } else {
-        log().info("pool {}: keepalive ping of connection {} failed: {}", st.label,
-                   connection->id, st.scrubbed(error.message));
-        discard(std::move(connection));
-        failed = true;
-      }
-    }
-    if (failed)
-      clear();
-  }
-
-  // 4. Top up to min_pool_size with connected clients (a ping opens the
-  //    socket and proves the server answers).
-  for (;;) {
-    uint64_t id = 0;
-    uint64_t generation = 0;
-    shared_uri uri;
-    bool probe = false;
-    {
-      std::lock_guard<std::mutex> guard{st.mutex};
-      if (st.shut || st.open >= st.warm_target())
-        return;
-      if (!st.may_connect_locked(probe))
-        return; // backing off after failed connects: a later tick tries
-      ++st.open; // reserve the slot while connecting
-      id = ++st.next_id;
-      generation = st.generation;
-      uri = st.uri;
-    }
-    auto connection = std::make_unique<pooled_connection>();
-    connection->client = make_client(uri.get());
-    connection->id = id;
-    connection->generation = generation;
-    bson_error_t error;
-    bool connected = false;
-    if (connection->client) {
-      connected = ping_client(connection->client.get(), &error);
-    } else {
-      bson_set_error(&error, MONGOC_ERROR_CLIENT, MONGOC_ERROR_CLIENT_NOT_READY,
-                     "the driver refused to create a client");
-    }
-    if (!connected) {
-      connection.reset(); // before its slot is free again (the cap holds for sockets)
-      std::unique_lock<std::mutex> guard{st.mutex};
-      --st.open;
-      st.connect_failed_locked(probe, "pool " + st.label + ": " + st.scrubbed(error.message));
-      st.grant_slot_locked();
-      bool first_failure = !std::exchange(st.warm_up_failing, true);
-      guard.unlock();
-      auto text = st.scrubbed(error.message);
-      if (first_failure)
-        log().warn("pool {}: cannot open a warm connection: {}", st.label, text);
-      else
-        log().debug("pool {}: cannot open a warm connection: {}", st.label, text);
-      return; // the server is down: retry on the next maintenance tick
-    }
-    std::unique_lock<std::mutex> guard{st.mutex};
-    ++st.created_total;
-    st.connect_succeeded_locked();
-    bool recovered = std::exchange(st.warm_up_failing, false);
-    if (st.shut || generation != st.generation) {
-      auto reason = st.shut ? close_reason::shutdown : close_reason::stale;
-      st.close_connections(guard, single(std::move(connection)), reason);
-      return;
-    }
-    connection->last_used = st.clock();
-    connection->reused = true; // it has talked to the server
-    if (!st.hand_to_waiter_locked(connection))
-      st.idle.push_back(std::move(connection));
-    auto counts = st.snapshot_locked();
-    guard.unlock();
-    if (recovered)
-      log().info("pool {}: server reachable again", st.label);
-    st.log_opened(id, counts, "warm-up to min_pool_size");
-  }
 }
 
 void cluster_pool::clear() {
