@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "runtime/client_lease.hpp"
 #include "runtime/cluster_pool.hpp"
 #include "runtime/result.hpp"
 
