@@ -1,3 +1,4 @@
+// cluster_pool: slots, FIFO waiters and connect back-off; checkout, checkin, clear, shutdown.
 #include "runtime/cluster_pool.hpp"
 
 #include <algorithm>

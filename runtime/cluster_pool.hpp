@@ -1,18 +1,21 @@
 #pragma once
-// The physical connections of one cluster (or, with pool_per_tenant, of one
-// tenant). mongo_backend owns the pools and runs every call below on a
-// blocking_executor thread; the pool maintainer actor triggers maintain().
+// The physical connections of one cluster (or one tenant): opened, handed out, waited for, closed.
+//
+// With pool_per_tenant a pool serves one tenant. mongo_backend owns the pools
+// and runs every call below on a blocking_executor thread, commands through
+// run_on_pool() (runtime/command_runner.hpp: the pool only pools, it knows no
+// command); the pool maintainer actor triggers maintain().
 //
 // Why tenantrt pools by itself: mongo-c-driver 1.23's mongoc_client_pool_t
 // ignores maxIdleTimeMS and its minPoolSize destroys clients instead of
-// keeping them warm (design brief, "Facts measured on this platform"). So
-// this pool holds single-threaded mongoc_client_t handles that it creates,
-// hands out, times and destroys. A single-threaded client uses one socket per
-// server (monitoring shares it): against one server, connections == sockets;
-// against an N-member replica set each connection holds N sockets and the
-// cap counts connections.
+// keeping them warm (measured on this platform: docs/architecture.md, "Why
+// tenantrt pools by itself"). So this pool holds single-threaded
+// mongoc_client_t handles that it creates, hands out, times and destroys. A
+// single-threaded client uses one socket per server (monitoring shares it):
+// against one server, connections == sockets; against an N-member replica
+// set each connection holds N sockets and the cap counts connections.
 //
-// Promises (verified in tests/integration/cluster_pool_test.cpp by counting
+// Promises (verified in tests/runtime/cluster_pool_test.cpp by counting
 // the sockets the server sees):
 //   - never more than max_pool_size connections open;
 //   - maintain() keeps min_pool_size connections opened, connected and idle
@@ -85,8 +88,7 @@ struct checkout_result {
 /// The pool of one cluster (or one tenant). Thread-safe. Every member may
 /// block (on the driver or, checkout(), on the wait queue) except
 /// counters(), identity(), label(), settings(), apply_settings(),
-/// redacted_uri() and scrubbed(). Commands run on it through
-/// runtime/command_runner.hpp: the pool knows none.
+/// redacted_uri() and scrubbed().
 class cluster_pool {
 public:
   /// Builds the pool; opens nothing (call maintain() to warm it up). Every
@@ -97,8 +99,9 @@ public:
   /// serverSelectionTryOnce=false (rescan every 500 ms until the selection
   /// timeout instead of failing at once and then refusing to rescan for 5 s:
   /// short restarts are ridden over) and appname "tenantrt" unless the URI
-  /// names one. Throws std::runtime_error (message without password) when
-  /// the driver rejects uri.
+  /// names one (client_uri(), runtime/mongoc_driver.hpp). Throws
+  /// std::runtime_error (message without password) when the driver rejects
+  /// uri.
   cluster_pool(pool_identity identity, const std::string& uri, const pool_settings& settings,
                pool_clock clock = std::chrono::steady_clock::now);
 
