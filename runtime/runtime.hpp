@@ -33,7 +33,6 @@
 #include <nlohmann/json.hpp>
 
 #include "config/runtime_config.hpp"
-#include "runtime/cluster_pool.hpp"
 #include "runtime/errc.hpp"
 #include "runtime/result.hpp"
 #include "runtime/stats.hpp"
