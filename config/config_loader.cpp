@@ -52,11 +52,13 @@ constexpr std::string_view unix_scheme = "unix:";
 /// guessing where to connect.
 constexpr const char* port_range = "needs a port from 1 to 65535 after the last ':'";
 
-// -- paths and quoting --------------------------------------------------------
+// -- paths ----------------------------------------------------------------------
 
-/// text as a JSON string literal, ASCII only (invalid UTF-8 replaced).
-std::string json_quoted(std::string_view text) {
-  return ordered_json(std::string{text})
+/// key as a JSON string literal for a path's brackets (parent["a.b"]): ASCII
+/// only, invalid UTF-8 replaced. Path syntax, not a quote of a value: problems
+/// quote values with printable_quoted() (config/names.hpp).
+std::string path_quoted(std::string_view key) {
+  return ordered_json(std::string{key})
     .dump(-1, ' ', true, ordered_json::error_handler_t::replace);
 }
 
@@ -70,7 +72,7 @@ bool is_plain_key(std::string_view key) {
 /// "parent.key"; keys a dot would make ambiguous (e.g. "a.b") as parent["a.b"].
 std::string join_path(const std::string& parent, std::string_view key) {
   if (!is_plain_key(key))
-    return parent + "[" + json_quoted(key) + "]";
+    return parent + "[" + path_quoted(key) + "]";
   return parent.empty() ? std::string{key} : parent + "." + std::string{key};
 }
 
@@ -545,17 +547,17 @@ std::optional<std::string> database_template_problem(const std::string& database
        at = database_template.find(placeholder, at + placeholder.size()))
     ++count;
   if (count == 0)
-    return "must contain {id} exactly once; " + json_quoted(database_template)
+    return "must contain {id} exactly once; " + printable_quoted(database_template)
            + " has none, so every tenant would share one database";
   if (count > 1)
-    return "must contain {id} exactly once; " + json_quoted(database_template) + " has it "
+    return "must contain {id} exactly once; " + printable_quoted(database_template) + " has it "
            + std::to_string(count) + " times";
   // Tenant ids add only [A-Za-z0-9_-]: a one-character id shows every problem of
   // the fixed part. Longer ids are refused at resolve time once the name would
   // pass 63 bytes (a 64-character id never fits beside any fixed text).
   auto name = database_name_for(database_template, "a");
   if (auto problem = database_name_problem(name))
-    return json_quoted(database_template)
+    return printable_quoted(database_template)
            + " yields unusable database names; for tenant id \"a\": " + *problem;
   return std::nullopt;
 }
@@ -563,7 +565,7 @@ std::optional<std::string> database_template_problem(const std::string& database
 std::string cluster_list(const runtime_config& cfg) {
   std::string names;
   for (const auto& [name, cluster] : cfg.clusters)
-    names += (names.empty() ? "" : ", ") + json_quoted(name);
+    names += (names.empty() ? "" : ", ") + printable_quoted(name);
   return names.empty() ? "none" : names;
 }
 
@@ -620,7 +622,8 @@ private:
       if (name.empty())
         add(path, "a cluster name must not be empty");
       if (cluster.name != name)
-        add(path, "cluster_config::name " + json_quoted(cluster.name) + " differs from its key");
+        add(path,
+            "cluster_config::name " + printable_quoted(cluster.name) + " differs from its key");
       if (auto problem = uri_problem(cluster.uri))
         add(join_path(path, "uri"), *problem);
       const auto& pool = cluster.pool;
@@ -640,7 +643,7 @@ private:
   void check_cluster_name(const std::string& name, std::string path) {
     // With no cluster at all, "at least one cluster" says it all.
     if (!cfg_.clusters.empty() && cfg_.clusters.count(name) == 0)
-      add(std::move(path), "names cluster " + json_quoted(name)
+      add(std::move(path), "names cluster " + printable_quoted(name)
                              + ", which is not configured (clusters: " + cluster_list(cfg_) + ")");
   }
 
@@ -684,7 +687,7 @@ private:
     std::string choices;
     for (auto name : log_levels)
       choices += (choices.empty() ? "" : ", ") + std::string{name};
-    add("logging.level", json_quoted(level) + " is not a log level; use one of " + choices);
+    add("logging.level", printable_quoted(level) + " is not a log level; use one of " + choices);
   }
 
   void check_control() {
@@ -697,13 +700,14 @@ private:
       bool is_unix = std::string_view{address}.substr(0, unix_scheme.size()) == unix_scheme;
       auto parsed = parse_listen_address(address);
       if (!parsed.address)
-        add(path, json_quoted(address) + " " + parsed.error
+        add(path, printable_quoted(address) + " " + parsed.error
                     + (is_unix ? "" : "; or use unix:/absolute/path"));
       else if (!is_unix && parsed.address->port == 0)
-        add(path, json_quoted(address) + " " + port_range + "; or use unix:/absolute/path");
+        add(path, printable_quoted(address) + " " + port_range + "; or use unix:/absolute/path");
       else if (!parsed.address->loopback && c.token.empty())
         // Other machines could drive (and stop) the runtime without a secret.
-        add(path, json_quoted(address) + ": a non-loopback control address needs control.token");
+        add(path,
+            printable_quoted(address) + ": a non-loopback control address needs control.token");
     }
     // Length only: the value is a secret.
     if (!c.token.empty() && c.token.size() < min_token_length)
@@ -735,18 +739,19 @@ private:
     if (m.http_listen.empty())
       return;
     if (std::string_view{m.http_listen}.substr(0, unix_scheme.size()) == unix_scheme) {
-      add("metrics.http_listen", json_quoted(m.http_listen) + " is not HOST:PORT; /metrics is "
-                                   "served over TCP only, e.g. 127.0.0.1:9464");
+      add("metrics.http_listen", printable_quoted(m.http_listen)
+                                   + " is not HOST:PORT; /metrics is served over TCP only, e.g. "
+                                     "127.0.0.1:9464");
       return;
     }
     auto parsed = parse_listen_address(m.http_listen);
     if (!parsed.address)
-      add("metrics.http_listen", json_quoted(m.http_listen) + " " + parsed.error);
+      add("metrics.http_listen", printable_quoted(m.http_listen) + " " + parsed.error);
     else if (parsed.address->port == 0)
-      add("metrics.http_listen", json_quoted(m.http_listen) + " " + port_range);
+      add("metrics.http_listen", printable_quoted(m.http_listen) + " " + port_range);
     else if (!parsed.address->loopback)
       // GET /metrics has no authentication; tenant ids must not leave the host.
-      add("metrics.http_listen", json_quoted(m.http_listen)
+      add("metrics.http_listen", printable_quoted(m.http_listen)
                                    + " must use a loopback host (127.x.x.x, localhost or [::1])");
   }
 

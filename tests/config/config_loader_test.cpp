@@ -641,6 +641,18 @@ TEST(ConfigLoader, LogLevelMustBeKnown) {
   }
 }
 
+TEST(ConfigLoader, ProblemsQuoteValuesPrintablyAndShort) {
+  runtime_config cfg;
+  cfg.logging.level = "loud\n\xC3\xA9";
+  expect_single_problem(cfg, "logging.level", "\"loud\\x0A\\xC3\\xA9\" is not a log level");
+  cfg.logging.level = std::string(200, 'v');
+  expect_single_problem(cfg, "logging.level",
+                        "\"" + std::string(64, 'v') + "...\" (200 bytes) is not a log level");
+  cfg = runtime_config{};
+  cfg.metrics.http_listen = "0.0.0.0:9464\x01";
+  expect_single_problem(cfg, "metrics.http_listen", "\"0.0.0.0:9464\\x01\"");
+}
+
 TEST(ConfigLoader, DatabaseTemplateNeedsIdExactlyOnce) {
   runtime_config cfg;
   cfg.database_template = "tenants";
