@@ -80,7 +80,7 @@ enum class redaction {
 };
 
 /// The effective configuration with every key, in the file layout that
-/// parse_config() reads.
+/// parse_config() reads. Defined in config/json_io.cpp.
 nlohmann::ordered_json to_json(const runtime_config& cfg,
                                redaction mode = redaction::redact_secrets);
 
