@@ -68,6 +68,7 @@ runtime_config load_config(const std::string& path);
 
 /// Semantic checks (names that must exist, limits, URIs, database names); changes
 /// nothing and returns every problem, empty when cfg is usable.
+/// Defined in config/config_checks.cpp.
 std::vector<config_problem> validate(const runtime_config& cfg);
 
 /// Whether to_json() may show credentials.
