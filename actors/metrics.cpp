@@ -41,10 +41,6 @@ constexpr const char* warning_codes[] = {"high_connection_count", "tenant_limit_
                                          "pool_saturated",        "wait_timeouts",
                                          "cluster_unreachable",   "tenant_quarantined"};
 
-caf::timespan ms(uint32_t value) {
-  return std::chrono::duration_cast<caf::timespan>(std::chrono::milliseconds{value});
-}
-
 int64_t wall_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
            std::chrono::system_clock::now().time_since_epoch())
