@@ -61,7 +61,7 @@ std::string iso8601_utc(int64_t unix_ms) {
   return fmt::format("{}.{:03}Z", text, millis);
 }
 
-std::string dump(const json& reply) {
+std::string dump_json(const json& reply) {
   // Replace rather than throw on a byte sequence that is not UTF-8.
   return reply.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -985,7 +985,8 @@ metrics_actor::behavior_type metrics_impl(metrics_pointer self, runtime_config c
         [=](const observation& obs) mutable {
           auto warnings = compute_warnings(self->state.config, obs,
                                            on_demand_inputs(self->state, obs));
-          promise.deliver(dump(stats_json(self->state, obs, warnings, tenant_detail::counters)));
+          promise.deliver(
+            dump_json(stats_json(self->state, obs, warnings, tenant_detail::counters)));
         },
         [=](const caf::error& err) mutable { promise.deliver(registry_unavailable(err)); });
       return promise;
@@ -999,13 +1000,13 @@ metrics_actor::behavior_type metrics_impl(metrics_pointer self, runtime_config c
                                            on_demand_inputs(self->state, obs));
           log_details_table(obs);
           promise.deliver(
-            dump(stats_json(self->state, obs, warnings, tenant_detail::with_latency)));
+            dump_json(stats_json(self->state, obs, warnings, tenant_detail::with_latency)));
         },
         [=](const caf::error& err) mutable { promise.deliver(registry_unavailable(err)); });
       return promise;
     },
     [=](history_atom, uint32_t limit) {
-      return dump(json{{"samples", samples_json(self->state.history, limit)}});
+      return dump_json(json{{"samples", samples_json(self->state.history, limit)}});
     },
     [=](health_atom) -> caf::typed_response_promise<std::string> {
       auto promise = self->make_response_promise<std::string>();
@@ -1014,13 +1015,13 @@ metrics_actor::behavior_type metrics_impl(metrics_pointer self, runtime_config c
         [=](const observation& obs) mutable {
           auto warnings = compute_warnings(self->state.config, obs,
                                            on_demand_inputs(self->state, obs));
-          promise.deliver(dump(json{{"status", health_status(obs, warnings)},
-                                    {"warnings", to_json(warnings)}}));
+          promise.deliver(dump_json(json{{"status", health_status(obs, warnings)},
+                                         {"warnings", to_json(warnings)}}));
         },
         [=](const caf::error& err) mutable { promise.deliver(registry_unavailable(err)); });
       return promise;
     },
-    [=](prometheus_atom) { return dump(json{{"text", self->state.exposition->render()}}); },
+    [=](prometheus_atom) { return dump_json(json{{"text", self->state.exposition->render()}}); },
     [=](reload_atom, runtime_config& next) {
       auto& st = self->state;
       auto before = st.config.metrics;
