@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <exception>
 #include <utility>
 #include <vector>
@@ -41,112 +40,14 @@ constexpr const char* warning_codes[] = {"high_connection_count", "tenant_limit_
                                          "pool_saturated",        "wait_timeouts",
                                          "cluster_unreachable",   "tenant_quarantined"};
 
-int64_t wall_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
-std::string iso8601_utc(int64_t unix_ms) {
-  auto seconds = static_cast<std::time_t>(unix_ms / 1000);
-  auto millis = unix_ms % 1000;
-  if (millis < 0) { // before 1970: floor, not truncate
-    millis += 1000;
-    --seconds;
-  }
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &utc);
-  return fmt::format("{}.{:03}Z", text, millis);
-}
-
 std::string dump_json(const json& reply) {
   // Replace rather than throw on a byte sequence that is not UTF-8.
   return reply.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-/// A fresh look at the runtime: the registry's reply plus the pools.
-struct observation {
-  registry_stats registry;
-  std::map<std::string, pool_counters> pools;
-  uint64_t total_connections = 0;
-  uint64_t pool_waiters = 0;
-};
-
 /// The main database's cluster: main_cluster, else default_cluster.
 const std::string& main_cluster_of(const runtime_config& config) {
   return config.main_cluster.empty() ? config.default_cluster : config.main_cluster;
-}
-
-/// Operations in flight: the tenants' own count (it includes work of callers
-/// that acquired a tenant and run on it directly), never less than what the
-/// registry routed.
-uint64_t inflight_of(const tenant_stats& row) {
-  return std::max<uint64_t>(row.inflight, row.counters.inflight);
-}
-
-// --- deltas between samples
-
-/// What changed since the baselines of the previous sample.
-struct interval_figures {
-  uint64_t ops = 0;
-  uint64_t errors = 0;
-  /// The interval's operations merged from the tenants' histogram deltas.
-  /// max_us is an approximation: the largest lifetime maximum among the
-  /// tenants that finished work in the interval (it only caps the quantiles).
-  latency_summary latency;
-  uint64_t pool_wait_timeouts = 0;
-  uint64_t limit_timeouts = 0;
-};
-
-/// A counter that only grows while its owner lives; a smaller value means a
-/// new owner (e.g. a tenant reaped and created again), whose count is all new.
-uint64_t grown(uint64_t now, uint64_t before) { return now >= before ? now - before : now; }
-
-/// A sum over owners that may disappear (per-tenant pools closing): a smaller
-/// value means counts left with an owner, and nothing new can be told apart.
-uint64_t grown_or_zero(uint64_t now, uint64_t before) { return now >= before ? now - before : 0; }
-
-/// Whether a tenant's counters were restarted (a new actor) since `before`:
-/// every one of them only grows while an actor lives. A new actor that has
-/// already overtaken every figure of the old one is not told apart (its
-/// interval then counts only what exceeds the old figures).
-bool restarted(const tenant_counters& now, const tenant_counters& before) {
-  return now.ops < before.ops || now.errors < before.errors
-         || now.latency.count < before.latency.count
-         || now.latency.sum_us < before.latency.sum_us
-         || now.latency.max_us < before.latency.max_us;
-}
-
-interval_figures interval_since(const metrics_state& st, const observation& obs) {
-  interval_figures out;
-  for (auto& row : obs.registry.tenants) {
-    auto& now = row.counters;
-    auto found = st.last_tenant_counters.find(row.tenant);
-    bool fresh = found == st.last_tenant_counters.end() || restarted(now, found->second);
-    static const tenant_counters zero;
-    auto& before = fresh ? zero : found->second;
-    out.ops += now.ops - before.ops;
-    out.errors += now.errors - before.errors;
-    auto count = now.latency.count - before.latency.count;
-    if (count == 0)
-      continue;
-    out.latency.count += count;
-    out.latency.sum_us += now.latency.sum_us - before.latency.sum_us;
-    out.latency.max_us = std::max(out.latency.max_us, now.latency.max_us);
-    for (size_t b = 0; b < out.latency.buckets.size() && b < now.latency.buckets.size(); ++b) {
-      auto prior = b < before.latency.buckets.size() ? before.latency.buckets[b] : 0;
-      out.latency.buckets[b] += grown(now.latency.buckets[b], prior);
-    }
-  }
-  for (auto& [cluster, pool] : obs.pools) {
-    auto found = st.last_pools.find(cluster);
-    auto before = found == st.last_pools.end() ? 0 : found->second.wait_timeouts_total;
-    out.pool_wait_timeouts += grown_or_zero(pool.wait_timeouts_total, before);
-  }
-  out.limit_timeouts = grown(obs.registry.limit_timeouts_total, st.last_limit_timeouts_total);
-  return out;
 }
 
 // --- warnings
@@ -263,7 +164,7 @@ std::string health_status(const observation& obs, const std::vector<warning>& wa
 /// the last interval or since it, whichever is larger.
 warning_inputs on_demand_inputs(const metrics_state& st, const observation& obs) {
   warning_inputs in;
-  auto since = interval_since(st, obs);
+  auto since = interval_since(st.baselines, obs);
   auto last = st.history.empty() ? 0 : st.history.back().wait_timeouts;
   in.wait_timeouts = std::max(last, since.pool_wait_timeouts + since.limit_timeouts);
   if (obs.registry.main_state == "disconnected")
@@ -831,25 +732,15 @@ metrics_state::~metrics_state() = default;
 
 namespace {
 
-observation observe_pools(const metrics_state& st, registry_stats stats) {
-  observation obs;
-  obs.registry = std::move(stats);
-  if (st.pools)
-    obs.pools = st.pools();
-  for (auto& [cluster, pool] : obs.pools) {
-    obs.total_connections += pool.open;
-    obs.pool_waiters += pool.waiters;
-  }
-  return obs;
-}
-
 /// Asks the registry for its stats (never blocking), adds the pools, and
 /// hands the observation to on_observation; or the failure to on_error.
 template <class OnObservation, class OnError>
 void observe(metrics_pointer self, OnObservation on_observation, OnError on_error) {
   self->request(self->state.registry, registry_timeout, stats_atom::value)
     .then([=](registry_stats& stats) mutable {
-            auto obs = observe_pools(self->state, std::move(stats));
+            auto& st = self->state;
+            auto pools = st.pools ? st.pools() : std::map<std::string, pool_counters>{};
+            auto obs = observation_of(std::move(stats), std::move(pools));
             on_observation(obs);
           },
           [=](caf::error& err) mutable { on_error(err); });
@@ -890,28 +781,9 @@ void log_warning_changes(metrics_state& st, const std::vector<warning>& warnings
 
 void take_sample(metrics_pointer self, const observation& obs) {
   auto& st = self->state;
-  auto figures = interval_since(st, obs);
-  metrics_sample s;
-  s.timestamp = iso8601_utc(wall_unix_ms());
-  s.total_connections = obs.total_connections;
-  s.active_tenants = obs.registry.active_tenants;
-  uint64_t tenant_inflight = 0;
-  for (auto& row : obs.registry.tenants)
-    tenant_inflight += inflight_of(row);
-  s.inflight = std::max<uint64_t>(tenant_inflight, obs.registry.inflight);
-  s.ops = figures.ops;
-  s.errors = figures.errors;
-  s.p50_us = figures.latency.quantile_us(0.5);
-  s.p99_us = figures.latency.quantile_us(0.99);
-  s.waiters = obs.registry.waiters + obs.pool_waiters;
-  s.wait_timeouts = figures.pool_wait_timeouts + figures.limit_timeouts;
-
-  // New baselines.
-  st.last_tenant_counters.clear();
-  for (auto& row : obs.registry.tenants)
-    st.last_tenant_counters.emplace(row.tenant, row.counters);
-  st.last_pools = obs.pools;
-  st.last_limit_timeouts_total = obs.registry.limit_timeouts_total;
+  auto figures = interval_since(st.baselines, obs);
+  auto s = sample_of(obs, figures, iso8601_utc(wall_unix_ms()));
+  st.baselines = baselines_of(obs);
   st.ops_total += figures.ops;
   st.errors_total += figures.errors;
 

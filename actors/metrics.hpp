@@ -31,6 +31,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/metrics_sample.hpp"
 #include "actors/protocol.hpp"
 #include "config/runtime_config.hpp"
 #include "runtime/cluster_pool.hpp"
@@ -41,28 +42,6 @@ namespace tenantrt {
 /// mongo_backend::pool_counters_by_cluster). Called on the actor's thread,
 /// so it must not block.
 using pool_counters_source = std::function<std::map<std::string, pool_counters>()>;
-
-/// One point of the history; what changed since the previous sample.
-struct metrics_sample {
-  /// ISO-8601 UTC with milliseconds, e.g. "2024-05-01T12:00:00.123Z".
-  std::string timestamp;
-  /// Physical connections open, all clusters (sum of pool_counters::open).
-  uint64_t total_connections = 0;
-  uint32_t active_tenants = 0;
-  /// Operations in flight at the sample.
-  uint64_t inflight = 0;
-  /// Operations finished (and failed) since the previous sample.
-  uint64_t ops = 0;
-  uint64_t errors = 0;
-  /// Latency quantiles of the operations since the previous sample, in µs:
-  /// upper bounds of log2 buckets (see latency_summary), 0 without ops.
-  uint64_t p50_us = 0;
-  uint64_t p99_us = 0;
-  /// Callers waiting now: at the tenant limit plus for a pooled connection.
-  uint64_t waiters = 0;
-  /// Pool wait timeouts plus tenant-limit timeouts since the previous sample.
-  uint64_t wait_timeouts = 0;
-};
 
 class metrics_exposition;
 
@@ -85,12 +64,8 @@ struct metrics_state {
   bool draining = false;
   std::deque<metrics_sample> history;
 
-  // Baselines of the previous sample, for the deltas of the next one.
-  /// Each tenant's counters at the previous sample (tenants gone since are
-  /// dropped: their work after that sample is lost to the deltas).
-  std::map<std::string, tenant_counters> last_tenant_counters;
-  std::map<std::string, pool_counters> last_pools;
-  uint64_t last_limit_timeouts_total = 0;
+  /// The previous sample's counters, for the deltas of the next one.
+  sample_baselines baselines;
 
   /// Monotonic totals accumulated from the deltas (Prometheus counters).
   uint64_t ops_total = 0;
