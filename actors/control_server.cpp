@@ -611,7 +611,7 @@ void handle_line(control_broker* self, connection_handle hdl, uint64_t serial,
     return;
   }
   if (parsed.valid && parsed.valid->cmd == control::command::exec
-      && !st.config.allow_exec.value_or(!st.needs_token)) {
+      && !exec_allowed(st.config)) {
     // Refused before anything reaches the registry: no tenant, no server.
     send_reply(self, hdl, serial,
                control::exec_disabled_reply(parsed.valid->id, st.config.allow_exec.has_value()));
@@ -774,13 +774,13 @@ caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set>
     // CAF adopts the descriptor: from here on it closes it.
     auto hdl = self->add_doorman(l.fd);
     l.fd = -1;
-    auto name = control::to_string(l.address);
+    auto name = tenantrt::to_string(l.address);
     self->state.listener_names.emplace(hdl, name);
     self->state.addresses.push_back(name);
     self->state.needs_token = self->state.needs_token || !l.address.loopback;
   }
   log().info("control: listening on {}{}", joined(self->state.addresses),
-             self->state.config.allow_exec.value_or(!self->state.needs_token)
+             exec_allowed(self->state.config)
                ? ""
                : "; exec disabled (control.allow_exec)");
   self->set_exit_handler([self](caf::exit_msg& msg) {

@@ -37,6 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/protocol.hpp"
+#include "config/listen_address.hpp"
 #include "config/runtime_config.hpp"
 
 namespace tenantrt {
