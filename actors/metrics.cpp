@@ -19,6 +19,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "actors/metrics_warnings.hpp"
 #include "runtime/logging.hpp"
 
 namespace tenantrt {
@@ -35,146 +36,9 @@ constexpr auto registry_timeout = std::chrono::seconds{5};
 /// Samples shown as "recentMetrics" in stats and details.
 constexpr size_t recent_samples = 10;
 
-/// Every warning code, for the Prometheus warning gauge.
-constexpr const char* warning_codes[] = {"high_connection_count", "tenant_limit_near",
-                                         "pool_saturated",        "wait_timeouts",
-                                         "cluster_unreachable",   "tenant_quarantined"};
-
 std::string dump_json(const json& reply) {
   // Replace rather than throw on a byte sequence that is not UTF-8.
   return reply.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-/// The main database's cluster: main_cluster, else default_cluster.
-const std::string& main_cluster_of(const runtime_config& config) {
-  return config.main_cluster.empty() ? config.default_cluster : config.main_cluster;
-}
-
-// --- warnings
-
-struct warning {
-  std::string code;
-  std::string message;
-  uint64_t value = 0;
-  uint64_t threshold = 0;
-  /// Set for per-cluster warnings.
-  std::string cluster;
-  /// Set for tenant_quarantined.
-  std::vector<std::string> tenants;
-
-  /// How raising and clearing are tracked: one per code and cluster.
-  std::string key() const { return cluster.empty() ? code : code + "/" + cluster; }
-};
-
-/// What the warning rules look at besides the observation itself.
-struct warning_inputs {
-  /// Pool wait timeouts plus tenant-limit timeouts in the last interval.
-  uint64_t wait_timeouts = 0;
-  /// Consecutive observations with the main database disconnected.
-  uint32_t main_down_streak = 0;
-  /// Per cluster: consecutive samples with open < min_pool_size.
-  std::map<std::string, uint32_t> shortfall_streaks;
-};
-
-/// Samples in a row a non-main cluster must stay below min_pool_size before
-/// it is reported unreachable: the pool maintainer tops pools up every
-/// pool_maintenance_interval_ms (normally far shorter than a sample
-/// interval) and stops at the first ping that fails, so a shortfall that
-/// outlives a whole interval means its pings keep failing.
-constexpr uint32_t shortfall_samples_to_warn = 2;
-
-/// Whether a cluster's pool shows the unreachable pattern right now.
-bool short_of_minimum(const pool_counters& pool) {
-  return pool.min_pool_size > 0 && pool.open < pool.min_pool_size;
-}
-
-std::vector<warning> compute_warnings(const runtime_config& config, const observation& obs,
-                                      const warning_inputs& in) {
-  std::vector<warning> out;
-  auto& m = config.metrics;
-  if (obs.total_connections > m.warn_total_connections)
-    out.push_back({"high_connection_count",
-                   fmt::format("{} physical connections open, above the threshold of {}",
-                               obs.total_connections, m.warn_total_connections),
-                   obs.total_connections, m.warn_total_connections, {}, {}});
-  auto max_tenants = uint64_t{obs.registry.max_tenants};
-  auto active = uint64_t{obs.registry.active_tenants};
-  if (max_tenants > 0 && active * 100 >= uint64_t{m.warn_tenant_limit_percent} * max_tenants) {
-    auto threshold = (uint64_t{m.warn_tenant_limit_percent} * max_tenants + 99) / 100;
-    out.push_back({"tenant_limit_near",
-                   fmt::format("{} of {} tenant connections active ({}% warns)", active,
-                               max_tenants, m.warn_tenant_limit_percent),
-                   active, threshold, {}, {}});
-  }
-  for (auto& [cluster, pool] : obs.pools) {
-    // A checkout waits only when its pool has max_pool_size open; per-tenant
-    // pools are summed per cluster, so there waiters alone say one is full.
-    if (pool.waiters > 0 && (pool.open >= pool.max_pool_size || pool.tenant_pools > 0))
-      out.push_back({"pool_saturated",
-                     fmt::format("cluster '{}': {} of {} connections open and {} checkouts "
-                                 "waiting",
-                                 cluster, pool.open, pool.max_pool_size, pool.waiters),
-                     pool.open, pool.max_pool_size, cluster, {}});
-  }
-  if (in.wait_timeouts > 0)
-    out.push_back({"wait_timeouts",
-                   fmt::format("{} caller(s) gave up waiting for a pooled connection or a "
-                               "tenant slot in the last sample interval",
-                               in.wait_timeouts),
-                   in.wait_timeouts, 0, {}, {}});
-  auto& main_cluster = main_cluster_of(config);
-  if (in.main_down_streak > 0)
-    out.push_back({"cluster_unreachable",
-                   fmt::format("cluster '{}': the main database '{}' is disconnected (its "
-                               "last ping or command did not reach the server)",
-                               main_cluster, obs.registry.main_database),
-                   in.main_down_streak, 1, main_cluster, {}});
-  for (auto& [cluster, streak] : in.shortfall_streaks) {
-    if (cluster == main_cluster || streak < shortfall_samples_to_warn)
-      continue;
-    auto pool = obs.pools.find(cluster);
-    if (pool == obs.pools.end())
-      continue;
-    out.push_back({"cluster_unreachable",
-                   fmt::format("cluster '{}': {} of at least {} connections open for {} samples "
-                               "in a row; its pool cannot connect",
-                               cluster, pool->second.open, pool->second.min_pool_size, streak),
-                   streak, shortfall_samples_to_warn, cluster, {}});
-  }
-  if (!obs.registry.quarantined.empty()) {
-    std::string names;
-    for (auto& tenant : obs.registry.quarantined)
-      names += (names.empty() ? "" : ", ") + tenant;
-    out.push_back({"tenant_quarantined",
-                   fmt::format("{} tenant(s) quarantined after repeated crashes: {}",
-                               obs.registry.quarantined.size(), names),
-                   obs.registry.quarantined.size(), 0, {}, obs.registry.quarantined});
-  }
-  return out;
-}
-
-std::string health_status(const observation& obs, const std::vector<warning>& warnings) {
-  if (obs.registry.main_state == "disconnected")
-    return "down";
-  return warnings.empty() ? "ok" : "degraded";
-}
-
-/// Inputs for warnings computed on demand between samples: the streaks of
-/// the last sample if the condition still holds, and the wait timeouts of
-/// the last interval or since it, whichever is larger.
-warning_inputs on_demand_inputs(const metrics_state& st, const observation& obs) {
-  warning_inputs in;
-  auto since = interval_since(st.baselines, obs);
-  auto last = st.history.empty() ? 0 : st.history.back().wait_timeouts;
-  in.wait_timeouts = std::max(last, since.pool_wait_timeouts + since.limit_timeouts);
-  if (obs.registry.main_state == "disconnected")
-    in.main_down_streak = std::max<uint32_t>(st.main_down_streak, 1);
-  for (auto& [cluster, pool] : obs.pools) {
-    auto streak = st.shortfall_streaks.find(cluster);
-    if (short_of_minimum(pool) && streak != st.shortfall_streaks.end())
-      in.shortfall_streaks[cluster] = streak->second;
-  }
-  return in;
 }
 
 // --- JSON renderings
@@ -766,17 +630,15 @@ void trim_history(metrics_state& st) {
     st.history.pop_front();
 }
 
-void log_warning_changes(metrics_state& st, const std::vector<warning>& warnings) {
-  std::set<std::string> now;
-  for (auto& w : warnings) {
-    now.insert(w.key());
-    if (st.raised_warnings.count(w.key()) == 0)
-      log().warn("metrics warning {}: {}", w.code, w.message);
-  }
-  for (auto& key : st.raised_warnings)
-    if (now.count(key) == 0)
-      log().info("metrics warning {} cleared", key);
-  st.raised_warnings = std::move(now);
+/// The warnings of an observation between samples (stats, details,
+/// health): the last sample's streaks and wait timeouts carry over.
+std::vector<warning> warnings_now(const metrics_state& st, const observation& obs) {
+  warning_inputs at_last_sample;
+  at_last_sample.wait_timeouts = st.history.empty() ? 0 : st.history.back().wait_timeouts;
+  at_last_sample.main_down_streak = st.main_down_streak;
+  at_last_sample.shortfall_streaks = st.shortfall_streaks;
+  auto in = on_demand_inputs(at_last_sample, interval_since(st.baselines, obs), obs);
+  return compute_warnings(st.config, obs, in);
 }
 
 void take_sample(metrics_pointer self, const observation& obs) {
@@ -802,7 +664,7 @@ void take_sample(metrics_pointer self, const observation& obs) {
   in.main_down_streak = st.main_down_streak;
   in.shortfall_streaks = st.shortfall_streaks;
   auto warnings = compute_warnings(st.config, obs, in);
-  log_warning_changes(st, warnings);
+  log_warning_changes(st.raised_warnings, warnings);
   st.exposition->update(st, obs, s, warnings, health_status(obs, warnings));
   log().debug("metrics sample: {} connections, {} tenants, {} ops, {} errors, p99 {} us, {} "
               "warnings",
@@ -855,8 +717,7 @@ metrics_actor::behavior_type metrics_impl(metrics_pointer self, runtime_config c
       observe(
         self,
         [=](const observation& obs) mutable {
-          auto warnings = compute_warnings(self->state.config, obs,
-                                           on_demand_inputs(self->state, obs));
+          auto warnings = warnings_now(self->state, obs);
           promise.deliver(
             dump_json(stats_json(self->state, obs, warnings, tenant_detail::counters)));
         },
@@ -868,8 +729,7 @@ metrics_actor::behavior_type metrics_impl(metrics_pointer self, runtime_config c
       observe(
         self,
         [=](const observation& obs) mutable {
-          auto warnings = compute_warnings(self->state.config, obs,
-                                           on_demand_inputs(self->state, obs));
+          auto warnings = warnings_now(self->state, obs);
           log_details_table(obs);
           promise.deliver(
             dump_json(stats_json(self->state, obs, warnings, tenant_detail::with_latency)));
@@ -885,8 +745,7 @@ metrics_actor::behavior_type metrics_impl(metrics_pointer self, runtime_config c
       observe(
         self,
         [=](const observation& obs) mutable {
-          auto warnings = compute_warnings(self->state.config, obs,
-                                           on_demand_inputs(self->state, obs));
+          auto warnings = warnings_now(self->state, obs);
           promise.deliver(dump_json(json{{"status", health_status(obs, warnings)},
                                          {"warnings", to_json(warnings)}}));
         },

@@ -74,7 +74,7 @@ struct metrics_state {
   /// Consecutive samples the main database was disconnected.
   uint32_t main_down_streak = 0;
   /// Per cluster: consecutive samples with fewer connections open than
-  /// min_pool_size (see cluster_unreachable in metrics.cpp).
+  /// min_pool_size (see cluster_unreachable in metrics_warnings.cpp).
   std::map<std::string, uint32_t> shortfall_streaks;
   /// Warnings of the previous sample ("code" or "code/cluster"), so raising
   /// and clearing are logged once each.
