@@ -11,7 +11,6 @@
 #include <caf/typed_response_promise.hpp>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/family.h>
@@ -20,6 +19,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "actors/metrics_warnings.hpp"
+#include "actors/stats_json.hpp"
 #include "runtime/logging.hpp"
 
 namespace tenantrt {
@@ -27,164 +27,10 @@ namespace tenantrt {
 namespace {
 
 using metrics_pointer = metrics_actor::stateful_pointer<metrics_state>;
-using json = nlohmann::ordered_json;
 
 /// How long stats, details, health and a sample wait for the registry. The
 /// registry itself gives each tenant 2 s to report its counters.
 constexpr auto registry_timeout = std::chrono::seconds{5};
-
-/// Samples shown as "recentMetrics" in stats and details.
-constexpr size_t recent_samples = 10;
-
-std::string dump_json(const json& reply) {
-  // Replace rather than throw on a byte sequence that is not UTF-8.
-  return reply.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-// --- JSON renderings
-
-json to_json(const warning& w) {
-  json out{{"code", w.code}, {"message", w.message}, {"value", w.value},
-           {"threshold", w.threshold}};
-  if (!w.cluster.empty())
-    out["cluster"] = w.cluster;
-  if (!w.tenants.empty())
-    out["tenants"] = w.tenants;
-  return out;
-}
-
-json to_json(const std::vector<warning>& warnings) {
-  json out = json::array();
-  for (auto& w : warnings)
-    out.push_back(to_json(w));
-  return out;
-}
-
-json to_json(const metrics_sample& s) {
-  return json{{"timestamp", s.timestamp},  {"totalConnections", s.total_connections},
-              {"activeTenants", s.active_tenants}, {"inflight", s.inflight},
-              {"ops", s.ops},              {"errors", s.errors},
-              {"p50Us", s.p50_us},         {"p99Us", s.p99_us},
-              {"waiters", s.waiters},      {"waitTimeouts", s.wait_timeouts}};
-}
-
-json samples_json(const std::deque<metrics_sample>& history, size_t limit) {
-  json out = json::array();
-  auto count = limit == 0 ? history.size() : std::min(limit, history.size());
-  for (auto i = history.size() - count; i < history.size(); ++i)
-    out.push_back(to_json(history[i]));
-  return out;
-}
-
-json latency_json(const latency_summary& latency) {
-  return json{{"count", latency.count},
-              {"sumUs", latency.sum_us},
-              {"maxUs", latency.max_us},
-              {"p50Us", latency.quantile_us(0.5)},
-              {"p99Us", latency.quantile_us(0.99)}};
-}
-
-json pool_json(const pool_counters& pool) {
-  return json{{"open", pool.open},
-              {"inUse", pool.in_use},
-              {"idle", pool.idle},
-              {"waiters", pool.waiters},
-              {"maxPoolSize", pool.max_pool_size},
-              {"minPoolSize", pool.min_pool_size},
-              {"createdTotal", pool.created_total},
-              {"closedTotal", pool.closed_total},
-              {"waitTimeoutsTotal", pool.wait_timeouts_total},
-              {"connectFailuresTotal", pool.connect_failures_total},
-              {"backoffRejectionsTotal", pool.backoff_rejections_total},
-              {"backoffMs", pool.backoff_ms},
-              {"tenantPools", pool.tenant_pools}};
-}
-
-enum class tenant_detail {
-  counters,     // stats: counters only.
-  with_latency, // details: plus each tenant's latency figures.
-};
-
-json stats_json(const metrics_state& st, const observation& obs,
-                const std::vector<warning>& warnings, tenant_detail detail) {
-  auto& r = obs.registry;
-  json connections = json::array();
-  for (auto& row : r.tenants) {
-    json c{{"tenant", row.tenant},
-           {"database", row.database},
-           {"cluster", row.cluster},
-           {"state", row.state},
-           {"lastUsed", iso8601_utc(row.last_used_unix_ms)},
-           {"idleMs", row.idle_ms},
-           {"useCount", row.use_count},
-           {"inflight", inflight_of(row)},
-           {"ops", row.counters.ops},
-           {"errors", row.counters.errors}};
-    if (detail == tenant_detail::with_latency)
-      c["latency"] = latency_json(row.counters.latency);
-    connections.push_back(std::move(c));
-  }
-  json clusters = json::object();
-  for (auto& [name, pool] : obs.pools)
-    clusters[name] = pool_json(pool);
-  json tenant_dbs{{"activeConnections", r.active_tenants},
-                  {"maxConnections", r.max_tenants},
-                  // Tenant actors created since start (a tenant created
-                  // again after a reap counts again).
-                  {"registeredTenants", r.created_total},
-                  {"drainingConnections", r.draining_tenants},
-                  {"waiters", r.waiters},
-                  {"inflight", r.inflight},
-                  {"createdTotal", r.created_total},
-                  {"reapedTotal", r.reaped_total},
-                  {"evictedTotal", r.evicted_total},
-                  {"crashedTotal", r.crashed_total},
-                  {"limitTimeoutsTotal", r.limit_timeouts_total},
-                  {"quarantined", r.quarantined},
-                  {"connections", std::move(connections)}};
-  json stats{{"totalConnections", obs.total_connections},
-             {"mainDb", {{"name", r.main_database}, {"state", r.main_state}}},
-             {"tenantDbs", std::move(tenant_dbs)},
-             {"clusters", std::move(clusters)}};
-  return json{{"timestamp", iso8601_utc(wall_unix_ms())},
-              {"status", health_status(obs, warnings)},
-              {"stats", std::move(stats)},
-              {"recentMetrics", samples_json(st.history, recent_samples)},
-              {"warnings", to_json(warnings)}};
-}
-
-/// The details table, aligned, one log line per row.
-void log_details_table(const observation& obs) {
-  std::vector<std::vector<std::string>> rows;
-  rows.push_back({"tenant", "cluster", "database", "state", "idle_ms", "uses", "inflight", "ops",
-                  "errors", "p50_us", "p99_us", "max_us"});
-  for (auto& row : obs.registry.tenants) {
-    auto& l = row.counters.latency;
-    rows.push_back({row.tenant, row.cluster, row.database, row.state,
-                    std::to_string(row.idle_ms), std::to_string(row.use_count),
-                    std::to_string(inflight_of(row)), std::to_string(row.counters.ops),
-                    std::to_string(row.counters.errors), std::to_string(l.quantile_us(0.5)),
-                    std::to_string(l.quantile_us(0.99)), std::to_string(l.max_us)});
-  }
-  std::vector<size_t> widths(rows.front().size(), 0);
-  for (auto& row : rows)
-    for (size_t c = 0; c < row.size(); ++c)
-      widths[c] = std::max(widths[c], row[c].size());
-  log().info("details: {} of {} tenants active, {} physical connections, main database {} {}",
-             obs.registry.active_tenants, obs.registry.max_tenants, obs.total_connections,
-             obs.registry.main_database, obs.registry.main_state);
-  for (auto& row : rows) {
-    std::string line;
-    for (size_t c = 0; c < row.size(); ++c) {
-      // Text columns left-aligned, numbers (from idle_ms on) right-aligned.
-      line += c < 4 ? fmt::format("{:<{}}", row[c], widths[c])
-                    : fmt::format("{:>{}}", row[c], widths[c]);
-      if (c + 1 < row.size())
-        line += "  ";
-    }
-    log().info("  {}", line);
-  }
-}
 
 } // namespace
 
@@ -718,8 +564,7 @@ metrics_actor::behavior_type metrics_impl(metrics_pointer self, runtime_config c
         self,
         [=](const observation& obs) mutable {
           auto warnings = warnings_now(self->state, obs);
-          promise.deliver(
-            dump_json(stats_json(self->state, obs, warnings, tenant_detail::counters)));
+          promise.deliver(stats_reply(obs, warnings, self->state.history, tenant_detail::counters));
         },
         [=](const caf::error& err) mutable { promise.deliver(registry_unavailable(err)); });
       return promise;
@@ -732,13 +577,13 @@ metrics_actor::behavior_type metrics_impl(metrics_pointer self, runtime_config c
           auto warnings = warnings_now(self->state, obs);
           log_details_table(obs);
           promise.deliver(
-            dump_json(stats_json(self->state, obs, warnings, tenant_detail::with_latency)));
+            stats_reply(obs, warnings, self->state.history, tenant_detail::with_latency));
         },
         [=](const caf::error& err) mutable { promise.deliver(registry_unavailable(err)); });
       return promise;
     },
     [=](history_atom, uint32_t limit) {
-      return dump_json(json{{"samples", samples_json(self->state.history, limit)}});
+      return history_reply(self->state.history, limit);
     },
     [=](health_atom) -> caf::typed_response_promise<std::string> {
       auto promise = self->make_response_promise<std::string>();
@@ -746,13 +591,12 @@ metrics_actor::behavior_type metrics_impl(metrics_pointer self, runtime_config c
         self,
         [=](const observation& obs) mutable {
           auto warnings = warnings_now(self->state, obs);
-          promise.deliver(dump_json(json{{"status", health_status(obs, warnings)},
-                                         {"warnings", to_json(warnings)}}));
+          promise.deliver(health_reply(obs, warnings));
         },
         [=](const caf::error& err) mutable { promise.deliver(registry_unavailable(err)); });
       return promise;
     },
-    [=](prometheus_atom) { return dump_json(json{{"text", self->state.exposition->render()}}); },
+    [=](prometheus_atom) { return metrics_reply(self->state.exposition->render()); },
     [=](reload_atom, runtime_config& next) {
       auto& st = self->state;
       auto before = st.config.metrics;
