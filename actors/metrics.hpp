@@ -15,10 +15,16 @@
 //   spawn --> sampling --sample timer (generation)--> stats request --reply-->
 //     ^                                                   sample + warnings
 //     +---------------------------------------------------------+
-//   sampling --drain--> (timers stopped, HTTP server closed, quit)
+//   sampling --drain, or exit--> (timers stopped, HTTP server closed, quit)
 //
 // Intervals are measured between samples: ops, errors, latency quantiles and
 // wait timeouts of a sample are what changed since the previous sample.
+//
+// This pair is the actor only (timers, history ring, reload, drain). What it
+// computes lives beside it, CAF-free: the sample model and the deltas
+// (metrics_sample), warnings and health (metrics_warnings), the replies' JSON
+// (stats_json), the Prometheus families (prometheus_exposition) and the
+// GET /metrics endpoint (metrics_http).
 
 #include <cstdint>
 #include <deque>
@@ -43,13 +49,15 @@ namespace tenantrt {
 /// so it must not block.
 using pool_counters_source = std::function<std::map<std::string, pool_counters>()>;
 
-class metrics_exposition;
+class metrics_http;
+class prometheus_exposition;
 
 struct metrics_state {
   static const char* name;
 
   metrics_state();
-  /// Out of line: metrics_exposition is complete only in metrics.cpp.
+  /// Out of line: the exposition and the endpoint are complete only in
+  /// metrics.cpp.
   ~metrics_state();
 
   runtime_config config;
@@ -80,8 +88,11 @@ struct metrics_state {
   /// and clearing are logged once each.
   std::set<std::string> raised_warnings;
 
-  /// Prometheus registry, series bookkeeping and the optional HTTP server.
-  std::unique_ptr<metrics_exposition> exposition;
+  /// Prometheus registry and series bookkeeping.
+  std::unique_ptr<prometheus_exposition> exposition;
+  /// The optional GET /metrics endpoint, serving exposition's registry;
+  /// declared after it, so it closes first.
+  std::unique_ptr<metrics_http> http;
 };
 
 /// The metrics actor's behaviour; spawn with
