@@ -1,5 +1,5 @@
 #pragma once
-// The metrics HTTP endpoint: GET /metrics for Prometheus scrapers, through prometheus-cpp's exposer.
+// The metrics HTTP endpoint: GET /metrics for Prometheus scrapers, by prometheus-cpp's exposer.
 //
 // Owned by the metrics actor: started when metrics.http_listen is set, closed
 // at drain or exit. The exposer (civetweb) answers on its own threads and

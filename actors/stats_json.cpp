@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "actors/stats_schema.hpp"
 #include "runtime/logging.hpp"
 
 namespace tenantrt {
@@ -14,8 +15,9 @@ namespace tenantrt {
 namespace {
 
 using json = nlohmann::ordered_json;
+namespace field = stats_schema;
 
-/// Samples shown as "recentMetrics" in stats and details.
+/// Samples shown as recentMetrics in stats and details.
 constexpr size_t recent_samples = 10;
 
 std::string dump_json(const json& reply) {
@@ -24,12 +26,14 @@ std::string dump_json(const json& reply) {
 }
 
 json to_json(const warning& w) {
-  json out{{"code", w.code}, {"message", w.message}, {"value", w.value},
-           {"threshold", w.threshold}};
+  json out{{field::warning::code, w.code},
+           {field::warning::message, w.message},
+           {field::warning::value, w.value},
+           {field::warning::threshold, w.threshold}};
   if (!w.cluster.empty())
-    out["cluster"] = w.cluster;
+    out[field::warning::cluster] = w.cluster;
   if (!w.tenants.empty())
-    out["tenants"] = w.tenants;
+    out[field::warning::tenants] = w.tenants;
   return out;
 }
 
@@ -41,11 +45,17 @@ json to_json(const std::vector<warning>& warnings) {
 }
 
 json to_json(const metrics_sample& s) {
-  return json{{"timestamp", s.timestamp},  {"totalConnections", s.total_connections},
-              {"activeTenants", s.active_tenants}, {"inflight", s.inflight},
-              {"ops", s.ops},              {"errors", s.errors},
-              {"p50Us", s.p50_us},         {"p99Us", s.p99_us},
-              {"waiters", s.waiters},      {"waitTimeouts", s.wait_timeouts}};
+  namespace key = field::sample;
+  return json{{key::timestamp, s.timestamp},
+              {key::total_connections, s.total_connections},
+              {key::active_tenants, s.active_tenants},
+              {key::inflight, s.inflight},
+              {key::ops, s.ops},
+              {key::errors, s.errors},
+              {key::p50_us, s.p50_us},
+              {key::p99_us, s.p99_us},
+              {key::waiters, s.waiters},
+              {key::wait_timeouts, s.wait_timeouts}};
 }
 
 json samples_json(const std::deque<metrics_sample>& history, size_t limit) {
@@ -57,27 +67,29 @@ json samples_json(const std::deque<metrics_sample>& history, size_t limit) {
 }
 
 json latency_json(const latency_summary& latency) {
-  return json{{"count", latency.count},
-              {"sumUs", latency.sum_us},
-              {"maxUs", latency.max_us},
-              {"p50Us", latency.quantile_us(0.5)},
-              {"p99Us", latency.quantile_us(0.99)}};
+  namespace key = field::latency;
+  return json{{key::count, latency.count},
+              {key::sum_us, latency.sum_us},
+              {key::max_us, latency.max_us},
+              {key::p50_us, latency.quantile_us(0.5)},
+              {key::p99_us, latency.quantile_us(0.99)}};
 }
 
 json pool_json(const pool_counters& pool) {
-  return json{{"open", pool.open},
-              {"inUse", pool.in_use},
-              {"idle", pool.idle},
-              {"waiters", pool.waiters},
-              {"maxPoolSize", pool.max_pool_size},
-              {"minPoolSize", pool.min_pool_size},
-              {"createdTotal", pool.created_total},
-              {"closedTotal", pool.closed_total},
-              {"waitTimeoutsTotal", pool.wait_timeouts_total},
-              {"connectFailuresTotal", pool.connect_failures_total},
-              {"backoffRejectionsTotal", pool.backoff_rejections_total},
-              {"backoffMs", pool.backoff_ms},
-              {"tenantPools", pool.tenant_pools}};
+  namespace key = field::pool;
+  return json{{key::open, pool.open},
+              {key::in_use, pool.in_use},
+              {key::idle, pool.idle},
+              {key::waiters, pool.waiters},
+              {key::max_pool_size, pool.max_pool_size},
+              {key::min_pool_size, pool.min_pool_size},
+              {key::created_total, pool.created_total},
+              {key::closed_total, pool.closed_total},
+              {key::wait_timeouts_total, pool.wait_timeouts_total},
+              {key::connect_failures_total, pool.connect_failures_total},
+              {key::backoff_rejections_total, pool.backoff_rejections_total},
+              {key::backoff_ms, pool.backoff_ms},
+              {key::tenant_pools, pool.tenant_pools}};
 }
 
 json stats_json(const observation& obs, const std::vector<warning>& warnings,
@@ -85,47 +97,51 @@ json stats_json(const observation& obs, const std::vector<warning>& warnings,
   auto& r = obs.registry;
   json connections = json::array();
   for (auto& row : r.tenants) {
-    json c{{"tenant", row.tenant},
-           {"database", row.database},
-           {"cluster", row.cluster},
-           {"state", row.state},
-           {"lastUsed", iso8601_utc(row.last_used_unix_ms)},
-           {"idleMs", row.idle_ms},
-           {"useCount", row.use_count},
-           {"inflight", inflight_of(row)},
-           {"ops", row.counters.ops},
-           {"errors", row.counters.errors}};
+    namespace key = field::connection;
+    json c{{key::tenant, row.tenant},
+           {key::database, row.database},
+           {key::cluster, row.cluster},
+           {key::state, row.state},
+           {key::last_used, iso8601_utc(row.last_used_unix_ms)},
+           {key::idle_ms, row.idle_ms},
+           {key::use_count, row.use_count},
+           {key::inflight, inflight_of(row)},
+           {key::ops, row.counters.ops},
+           {key::errors, row.counters.errors}};
     if (detail == tenant_detail::with_latency)
-      c["latency"] = latency_json(row.counters.latency);
+      c[key::latency] = latency_json(row.counters.latency);
     connections.push_back(std::move(c));
   }
   json clusters = json::object();
   for (auto& [name, pool] : obs.pools)
     clusters[name] = pool_json(pool);
-  json tenant_dbs{{"activeConnections", r.active_tenants},
-                  {"maxConnections", r.max_tenants},
+  namespace dbs = field::tenant_dbs;
+  json tenant_dbs{{dbs::active_connections, r.active_tenants},
+                  {dbs::max_connections, r.max_tenants},
                   // Tenant actors created since start (a tenant created
                   // again after a reap counts again).
-                  {"registeredTenants", r.created_total},
-                  {"drainingConnections", r.draining_tenants},
-                  {"waiters", r.waiters},
-                  {"inflight", r.inflight},
-                  {"createdTotal", r.created_total},
-                  {"reapedTotal", r.reaped_total},
-                  {"evictedTotal", r.evicted_total},
-                  {"crashedTotal", r.crashed_total},
-                  {"limitTimeoutsTotal", r.limit_timeouts_total},
-                  {"quarantined", r.quarantined},
-                  {"connections", std::move(connections)}};
-  json stats{{"totalConnections", obs.total_connections},
-             {"mainDb", {{"name", r.main_database}, {"state", r.main_state}}},
-             {"tenantDbs", std::move(tenant_dbs)},
-             {"clusters", std::move(clusters)}};
-  return json{{"timestamp", iso8601_utc(wall_unix_ms())},
-              {"status", health_status(obs, warnings)},
-              {"stats", std::move(stats)},
-              {"recentMetrics", samples_json(history, recent_samples)},
-              {"warnings", to_json(warnings)}};
+                  {dbs::registered_tenants, r.created_total},
+                  {dbs::draining_connections, r.draining_tenants},
+                  {dbs::waiters, r.waiters},
+                  {dbs::inflight, r.inflight},
+                  {dbs::created_total, r.created_total},
+                  {dbs::reaped_total, r.reaped_total},
+                  {dbs::evicted_total, r.evicted_total},
+                  {dbs::crashed_total, r.crashed_total},
+                  {dbs::limit_timeouts_total, r.limit_timeouts_total},
+                  {dbs::quarantined, r.quarantined},
+                  {dbs::connections, std::move(connections)}};
+  json main_db{{field::main_db::name, r.main_database}, {field::main_db::state, r.main_state}};
+  json stats{{field::stats::total_connections, obs.total_connections},
+             {field::stats::main_db, std::move(main_db)},
+             {field::stats::tenant_dbs, std::move(tenant_dbs)},
+             {field::stats::clusters, std::move(clusters)}};
+  namespace key = field::stats_reply;
+  return json{{key::timestamp, iso8601_utc(wall_unix_ms())},
+              {key::status, health_status(obs, warnings)},
+              {key::stats, std::move(stats)},
+              {key::recent_metrics, samples_json(history, recent_samples)},
+              {key::warnings, to_json(warnings)}};
 }
 
 } // namespace
@@ -136,15 +152,16 @@ std::string stats_reply(const observation& obs, const std::vector<warning>& warn
 }
 
 std::string history_reply(const std::deque<metrics_sample>& history, size_t limit) {
-  return dump_json(json{{"samples", samples_json(history, limit)}});
+  return dump_json(json{{field::history_reply::samples, samples_json(history, limit)}});
 }
 
 std::string health_reply(const observation& obs, const std::vector<warning>& warnings) {
-  return dump_json(json{{"status", health_status(obs, warnings)}, {"warnings", to_json(warnings)}});
+  return dump_json(json{{field::health_reply::status, health_status(obs, warnings)},
+                        {field::health_reply::warnings, to_json(warnings)}});
 }
 
 std::string metrics_reply(const std::string& exposition_text) {
-  return dump_json(json{{"text", exposition_text}});
+  return dump_json(json{{field::metrics_reply::text, exposition_text}});
 }
 
 void log_details_table(const observation& obs) {
