@@ -8,8 +8,10 @@
 // daemon.
 //
 // Reply fields read here are the control socket's contract (issue 3,
-// "Control socket"); a field that is missing renders as "-" rather than
-// failing, so an older or newer daemon still gets readable output.
+// "Control socket"); the metrics replies' field names (stats, details,
+// history, health, metrics) are those of actors/stats_schema.hpp, the header
+// the daemon writes them with. A field that is missing renders as "-" rather
+// than failing, so an older or newer daemon still gets readable output.
 
 #include <cstdint>
 #include <optional>
