@@ -45,16 +45,6 @@ using control::listen_address;
 using connection_handle = caf::io::connection_handle;
 using accept_handle = caf::io::accept_handle;
 
-/// Internal: a config/reload job finished on the executor
-/// (job id, whether it succeeded, JSON text or the failure's message).
-using ctl_job_atom = caf::atom_constant<caf::atom("ctljob")>;
-/// Internal: a reply line rendered on the executor (handle, client serial, line).
-using ctl_line_atom = caf::atom_constant<caf::atom("ctlline")>;
-/// Internal: a config/reload job has been running for request_timeout.
-using ctl_job_timeout_atom = caf::atom_constant<caf::atom("ctljobto")>;
-/// Internal: time to close idle clients (sweep generation).
-using ctl_idle_sweep_atom = caf::atom_constant<caf::atom("ctlidle")>;
-
 /// Bytes asked of each read; a line may span many reads.
 constexpr size_t read_chunk_bytes = 16 * 1024;
 

@@ -22,6 +22,34 @@
 // unread replies are over a cap is closed. A client with no request in flight
 // that sent nothing for control.client_idle_timeout_ms gets idle_timeout and
 // is closed (one periodic sweep, armed while clients are connected).
+//
+// Messages. The broker is untyped (a caf::io::broker), so this list is its
+// interface; the atoms are in actors/protocol.hpp.
+//   from the daemon (tenantrtd, or a test):
+//     (control_addrs_atom) -> std::vector<std::string>
+//         the addresses listened on, ports resolved ("127.0.0.1:40123").
+//     (reload_atom, runtime_config)               no reply
+//         applies the control section: token (never cleared while a listener
+//         is not loopback), max_line_bytes, max_clients, idle timeout,
+//         allow_exec; a changed listen list only logs (needs a restart).
+//     (drain_atom) -> bool (true)
+//         closes the listeners and removes the unix socket files; new
+//         requests get shutting_down, those in flight still get replies.
+//     exit_msg                                    (send_exit)
+//         user_shutdown: quits once no request is in flight, at the latest
+//         2 s later; kill: quits at once.
+//   from the middleman (CAF io): new_connection_msg, new_data_msg,
+//     data_transferred_msg, connection_closed_msg, acceptor_closed_msg and
+//     the two *_passivated_msg.
+//   from itself, sent by its own jobs on the executor or by its timers:
+//     (ctl_job_atom, uint64_t job, bool ok, std::string text)
+//         a config/reload hook ended: the reply fields as JSON text, or the
+//         failure's message.
+//     (ctl_line_atom, connection_handle, uint64_t serial, std::string line)
+//         a reply line rendered on the executor (big answers, fast-path exec).
+//     (ctl_job_timeout_atom, uint64_t job)       a job outlived request_timeout.
+//     (ctl_idle_sweep_atom, uint64_t generation) time to close idle clients.
+//     (drain_deadline_atom)                      the grace after exit_msg ended.
 
 #include <chrono>
 #include <cstddef>
@@ -31,7 +59,6 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
-#include <caf/atom.hpp>
 #include <caf/expected.hpp>
 #include <caf/timespan.hpp>
 #include <nlohmann/json.hpp>
@@ -40,10 +67,6 @@
 #include "config/runtime_config.hpp"
 
 namespace tenantrt {
-
-/// (control_addrs_atom) -> std::vector<std::string>: the addresses the
-/// server listens on, with the port the system picked for "HOST:0".
-using control_addrs_atom = caf::atom_constant<caf::atom("ctladdrs")>;
 
 /// What the control server needs from the rest of the daemon.
 struct control_hooks {
