@@ -1,15 +1,8 @@
 #include "actors/control_server.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +24,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include "actors/control_listeners.hpp"
 #include "actors/control_protocol.hpp"
 #include "runtime/command_document.hpp"
 #include "runtime/tenant_naming.hpp"
@@ -41,7 +35,6 @@ namespace tenantrt {
 namespace {
 
 using nlohmann::ordered_json;
-using control::listen_address;
 using connection_handle = caf::io::connection_handle;
 using accept_handle = caf::io::accept_handle;
 
@@ -53,167 +46,6 @@ std::string joined(const std::vector<std::string>& items) {
   for (auto& item : items)
     out += (out.empty() ? "" : ", ") + item;
   return out;
-}
-
-std::string errno_text(int code) {
-  switch (code) {
-    case EADDRINUSE: return "address already in use";
-    case EADDRNOTAVAIL: return "address not available on this host";
-    case EACCES:
-    case EPERM: return "permission denied";
-    case ENOENT: return "the directory does not exist";
-    case ENOTDIR: return "a component of the path is not a directory";
-    case EROFS: return "read-only file system";
-    default: return std::strerror(code);
-  }
-}
-
-// --- listening sockets, bound before the broker exists so that errors reach
-// the caller of spawn_control_server (a broker's init runs later, on the
-// middleman's thread).
-
-/// A listening socket and, for a unix socket, the identity of its file.
-struct bound_listener {
-  listen_address address;
-  int fd = -1;
-  /// unix: the file created by bind(), removed on exit only if it is still ours.
-  dev_t device = 0;
-  ino_t inode = 0;
-  bool has_file = false;
-};
-
-/// Owns the bound sockets until the broker adopts them, and the unix socket
-/// files until the broker ends (or until an error aborts the spawn).
-class listener_set {
-public:
-  listener_set() = default;
-  listener_set(const listener_set&) = delete;
-  listener_set& operator=(const listener_set&) = delete;
-
-  ~listener_set() {
-    for (auto& l : listeners)
-      if (l.fd >= 0)
-        ::close(l.fd);
-    remove_socket_files();
-  }
-
-  /// Removes the unix socket files that are still the ones bind() created
-  /// (another process may have replaced one since). Idempotent.
-  void remove_socket_files() noexcept {
-    for (auto& l : listeners) {
-      if (!l.has_file)
-        continue;
-      l.has_file = false;
-      struct stat st {};
-      if (::lstat(l.address.path.c_str(), &st) == 0 && st.st_dev == l.device
-          && st.st_ino == l.inode)
-        ::unlink(l.address.path.c_str());
-    }
-  }
-
-  std::vector<bound_listener> listeners;
-};
-
-/// The bound listener or why binding failed.
-struct bind_result {
-  std::optional<bound_listener> listener;
-  std::string error;
-};
-
-bind_result bind_tcp(listen_address address) {
-  bool v6 = address.host.find(':') != std::string::npos;
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  if (v6) {
-    auto* sa = reinterpret_cast<sockaddr_in6*>(&storage);
-    sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons(address.port);
-    ::inet_pton(AF_INET6, address.host.c_str(), &sa->sin6_addr);
-    length = sizeof(sockaddr_in6);
-  } else {
-    auto* sa = reinterpret_cast<sockaddr_in*>(&storage);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons(address.port);
-    ::inet_pton(AF_INET, address.host.c_str(), &sa->sin_addr);
-    length = sizeof(sockaddr_in);
-  }
-  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0)
-    return {std::nullopt, "socket(): " + errno_text(errno)};
-  int on = 1;
-  // A restart must not fail on the previous process's TIME_WAIT sockets.
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-  if (v6)
-    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0
-      || ::listen(fd, SOMAXCONN) != 0) {
-    auto code = errno;
-    ::close(fd);
-    return {std::nullopt, errno_text(code)};
-  }
-  // Report the port the system picked for ":0".
-  sockaddr_storage bound{};
-  socklen_t bound_length = sizeof(bound);
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) == 0)
-    address.port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  bound_listener listener;
-  listener.address = std::move(address);
-  listener.fd = fd;
-  return {std::move(listener), {}};
-}
-
-/// Whether a unix socket file has a live server behind it.
-bool socket_file_in_use(const sockaddr_un& sa) {
-  int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (probe < 0)
-    return false;
-  int rc = ::connect(probe, reinterpret_cast<const sockaddr*>(&sa), sizeof(sa));
-  auto code = errno;
-  ::close(probe);
-  // EAGAIN: a live listener whose backlog is full.
-  return rc == 0 || code == EAGAIN || code == EINPROGRESS;
-}
-
-bind_result bind_unix(listen_address address) {
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::memcpy(sa.sun_path, address.path.c_str(), address.path.size() + 1);
-  struct stat existing {};
-  if (::lstat(address.path.c_str(), &existing) == 0) {
-    if (!S_ISSOCK(existing.st_mode))
-      return {std::nullopt, "the path exists and is not a socket (refusing to replace it)"};
-    if (socket_file_in_use(sa))
-      return {std::nullopt, "address already in use (another process listens on this socket)"};
-    // A stale file left by a process that did not exit cleanly.
-    if (::unlink(address.path.c_str()) != 0 && errno != ENOENT)
-      return {std::nullopt, "cannot remove the stale socket file: " + errno_text(errno)};
-  }
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0)
-    return {std::nullopt, "socket(): " + errno_text(errno)};
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
-    auto code = errno;
-    ::close(fd);
-    return {std::nullopt, errno_text(code)};
-  }
-  // Restrict the file before listen(): until then every connect() is
-  // refused, so no one can slip in through the umask's wider mode.
-  struct stat created {};
-  if (::chmod(address.path.c_str(), S_IRUSR | S_IWUSR) != 0
-      || ::lstat(address.path.c_str(), &created) != 0 || ::listen(fd, SOMAXCONN) != 0) {
-    auto code = errno;
-    ::close(fd);
-    ::unlink(address.path.c_str());
-    return {std::nullopt, errno_text(code)};
-  }
-  bound_listener listener;
-  listener.address = std::move(address);
-  listener.fd = fd;
-  listener.device = created.st_dev;
-  listener.inode = created.st_ino;
-  listener.has_file = true;
-  return {std::move(listener), {}};
 }
 
 // --- the broker
@@ -760,14 +592,10 @@ caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set>
   self->state.hooks = std::move(hooks);
   self->state.limits = limits;
   self->state.listeners = listeners;
-  for (auto& l : listeners->listeners) {
-    // CAF adopts the descriptor: from here on it closes it.
-    auto hdl = self->add_doorman(l.fd);
-    l.fd = -1;
-    auto name = control::to_string(l.address);
-    self->state.listener_names.emplace(hdl, name);
-    self->state.addresses.push_back(name);
-    self->state.needs_token = self->state.needs_token || !l.address.loopback;
+  for (auto& l : adopt_listeners(*self, *listeners)) {
+    self->state.listener_names.emplace(l.handle, l.name);
+    self->state.addresses.push_back(l.name);
+    self->state.needs_token = self->state.needs_token || !l.loopback;
   }
   log().info("control: listening on {}{}", joined(self->state.addresses),
              self->state.config.allow_exec.value_or(!self->state.needs_token)
@@ -931,25 +759,11 @@ caf::expected<caf::actor> spawn_control_server(caf::actor_system& system,
   if (!system.has_middleman())
     return spawn_error(caf::sec::invalid_argument,
                        "the actor system has no io middleman (cfg.load<caf::io::middleman>())");
-  if (cfg.listen.empty())
-    return spawn_error(caf::sec::invalid_argument, "control.listen names no address");
-  auto listeners = std::make_shared<listener_set>();
-  for (size_t index = 0; index < cfg.listen.size(); ++index) {
-    auto where = "control.listen[" + std::to_string(index) + "] \"" + cfg.listen[index] + "\": ";
-    auto parsed = control::parse_listen_address(cfg.listen[index]);
-    if (!parsed.address)
-      return spawn_error(caf::sec::invalid_argument, where + parsed.error);
-    if (!parsed.address->loopback && cfg.token.empty())
-      return spawn_error(caf::sec::invalid_argument,
-                         where + "a non-loopback address needs control.token to be set");
-    auto bound = parsed.address->type == listen_address::kind::tcp
-                   ? bind_tcp(std::move(*parsed.address))
-                   : bind_unix(std::move(*parsed.address));
-    if (!bound.listener)
-      return spawn_error(caf::sec::cannot_open_port, where + bound.error);
-    listeners->listeners.push_back(std::move(*bound.listener));
-  }
-  return system.middleman().spawn_broker(control_server, listeners, cfg, std::move(hooks), limits);
+  auto listeners = bind_listeners(cfg);
+  if (!listeners)
+    return std::move(listeners.error());
+  return system.middleman().spawn_broker(control_server, std::move(*listeners), cfg,
+                                         std::move(hooks), limits);
 }
 
 } // namespace tenantrt
