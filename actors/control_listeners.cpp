@@ -21,8 +21,6 @@ namespace tenantrt {
 
 namespace {
 
-using control::listen_address;
-
 std::string errno_text(int code) {
   switch (code) {
     case EADDRINUSE: return "address already in use";
@@ -42,7 +40,7 @@ struct bind_result {
   std::string error;
 };
 
-bind_result bind_tcp(control::listen_address address) {
+bind_result bind_tcp(listen_address address) {
   bool v6 = address.host.find(':') != std::string::npos;
   sockaddr_storage storage{};
   socklen_t length = 0;
@@ -97,7 +95,7 @@ bool socket_file_in_use(const sockaddr_un& sa) {
   return rc == 0 || code == EAGAIN || code == EINPROGRESS;
 }
 
-bind_result bind_unix(control::listen_address address) {
+bind_result bind_unix(listen_address address) {
   sockaddr_un sa{};
   sa.sun_family = AF_UNIX;
   std::memcpy(sa.sun_path, address.path.c_str(), address.path.size() + 1);
@@ -165,7 +163,7 @@ caf::expected<std::shared_ptr<listener_set>> bind_listeners(const control_config
   auto listeners = std::make_shared<listener_set>();
   for (size_t index = 0; index < cfg.listen.size(); ++index) {
     auto where = "control.listen[" + std::to_string(index) + "] \"" + cfg.listen[index] + "\": ";
-    auto parsed = control::parse_listen_address(cfg.listen[index]);
+    auto parsed = parse_listen_address(cfg.listen[index]);
     if (!parsed.address)
       return caf::make_error(caf::sec::invalid_argument, where + parsed.error);
     if (!parsed.address->loopback && cfg.token.empty())
@@ -188,7 +186,7 @@ std::vector<adopted_listener> adopt_listeners(caf::io::abstract_broker& broker,
     // CAF adopts the descriptor: from here on it closes it.
     auto hdl = broker.add_doorman(l.fd);
     l.fd = -1;
-    adopted.push_back({hdl, control::to_string(l.address), l.address.loopback});
+    adopted.push_back({hdl, to_string(l.address), l.address.loopback});
   }
   return adopted;
 }

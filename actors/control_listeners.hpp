@@ -21,14 +21,14 @@
 #include <caf/io/accept_handle.hpp>
 #include <caf/io/fwd.hpp>
 
-#include "actors/control_protocol.hpp"
+#include "config/listen_address.hpp"
 #include "config/runtime_config.hpp"
 
 namespace tenantrt {
 
 /// A listening socket and, for a unix socket, the identity of its file.
 struct bound_listener {
-  control::listen_address address;
+  listen_address address;
   int fd = -1;
   /// unix: the file created by bind(), removed on exit only if it is still ours.
   dev_t device = 0;

@@ -28,6 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/listen_address.hpp"
 #include "runtime/errc.hpp"
 
 namespace tenantrt::control {
@@ -224,35 +225,11 @@ private:
   bool discarding_ = false;
 };
 
-// --- listen addresses
+// --- listen addresses: the one grammar is config/listen_address.hpp.
 
-/// One entry of control.listen, parsed.
-struct listen_address {
-  enum class kind : uint8_t { tcp, unix_socket };
-  kind type = kind::tcp;
-  /// tcp: numeric IPv4 or IPv6 address ("localhost" becomes 127.0.0.1).
-  std::string host;
-  /// tcp: the port; 0 lets the system pick one.
-  uint16_t port = 0;
-  /// unix_socket: the socket file's path.
-  std::string path;
-  /// tcp on 127.0.0.0/8 or ::1, or a unix socket.
-  bool loopback = false;
-};
-
-/// What parse_listen_address made of an entry.
-struct listen_address_result {
-  std::optional<listen_address> address;
-  /// Why the entry is invalid, when address is empty.
-  std::string error;
-};
-
-/// Parses "HOST:PORT" ("[v6]:PORT" for IPv6) or "unix:/path". Host names other
-/// than localhost are refused: resolving them would make the bound address
-/// depend on DNS.
-listen_address_result parse_listen_address(std::string_view text);
-
-/// The address in the form parse_listen_address reads.
-std::string to_string(const listen_address& address);
+using tenantrt::listen_address;
+using tenantrt::listen_address_result;
+using tenantrt::parse_listen_address;
+using tenantrt::to_string;
 
 } // namespace tenantrt::control

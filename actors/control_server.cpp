@@ -26,6 +26,7 @@
 #include "actors/control_listeners.hpp"
 #include "actors/control_protocol.hpp"
 #include "actors/control_server_private.hpp"
+#include "config/listen_address.hpp"
 #include "runtime/logging.hpp"
 
 namespace tenantrt {
@@ -141,7 +142,7 @@ void handle_line(control_broker* self, connection_handle hdl, uint64_t serial,
     return;
   }
   if (parsed.valid && parsed.valid->cmd == control::command::exec
-      && !st.config.allow_exec.value_or(!st.needs_token)) {
+      && !exec_allowed(st.config)) {
     // Refused before anything reaches the registry: no tenant, no server.
     send_reply(self, hdl, serial,
                control::exec_disabled_reply(parsed.valid->id, st.config.allow_exec.has_value()));
@@ -306,7 +307,7 @@ caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set>
     self->state.needs_token = self->state.needs_token || !l.loopback;
   }
   log().info("control: listening on {}{}", joined(self->state.addresses),
-             self->state.config.allow_exec.value_or(!self->state.needs_token)
+             exec_allowed(self->state.config)
                ? ""
                : "; exec disabled (control.allow_exec)");
   self->set_exit_handler([self](caf::exit_msg& msg) {

@@ -20,7 +20,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "config/listen_address.hpp"
 #include "config/names.hpp"
+#include "config/uri.hpp"
 
 namespace tenantrt {
 
@@ -44,9 +46,11 @@ constexpr uint32_t min_client_idle_timeout_ms = 1000;
 constexpr uint32_t max_client_idle_timeout_ms = 86400000;
 constexpr uint32_t min_sample_interval_ms = 100;
 constexpr uint32_t max_history_size = 100000;
-/// sockaddr_un::sun_path holds 108 bytes including the terminating NUL.
-constexpr std::size_t max_unix_path_bytes = 107;
 constexpr std::string_view unix_scheme = "unix:";
+
+/// A configured port is fixed: 0 (the system picks) would leave clients
+/// guessing where to connect.
+constexpr const char* port_range = "needs a port from 1 to 65535 after the last ':'";
 
 // -- paths and quoting --------------------------------------------------------
 
@@ -531,147 +535,6 @@ private:
   redaction mode_;
 };
 
-// -- URIs -------------------------------------------------------------------------
-
-std::string percent_decoded(std::string_view text) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9')
-      return c - '0';
-    if (c >= 'a' && c <= 'f')
-      return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-      return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
-      out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-std::string lower_case(std::string text) {
-  for (auto& c : text)
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-  return text;
-}
-
-/// Position of the '@' ending the userinfo in what follows "scheme://", or npos.
-/// Passwords should be percent-encoded, but an unencoded '/', '?' or '@' in one
-/// must not leak either, so the last '@' wins unless it sits in a query value.
-std::size_t userinfo_end(std::string_view rest) {
-  auto last_at = rest.rfind('@');
-  if (last_at == std::string_view::npos)
-    return last_at;
-  auto separator = rest.find_first_of("/?");
-  if (separator == std::string_view::npos || separator > last_at)
-    return last_at;
-  if (rest.substr(separator, last_at - separator).find('=') == std::string_view::npos)
-    return last_at;
-  return rest.substr(0, separator).rfind('@');
-}
-
-/// authMechanismProperties is NAME:VALUE,...; AWS_SESSION_TOKEN and the like
-/// are secrets, so only values known to be harmless are kept.
-std::string redact_mechanism_properties(std::string_view value) {
-  constexpr std::array<std::string_view, 5> harmless{
-    "SERVICE_NAME", "SERVICE_REALM", "SERVICE_HOST", "CANONICALIZE_HOST_NAME", "ENVIRONMENT"};
-  std::string out;
-  while (true) {
-    auto comma = value.find(',');
-    auto item = value.substr(0, comma);
-    auto colon = item.find(':');
-    if (colon == std::string_view::npos)
-      out += "***";
-    else if (std::find(harmless.begin(), harmless.end(), item.substr(0, colon)) != harmless.end())
-      out += item;
-    else
-      out += std::string{item.substr(0, colon)} + ":***";
-    if (comma == std::string_view::npos)
-      break;
-    out += ',';
-    value.remove_prefix(comma + 1);
-  }
-  return out;
-}
-
-std::string redact_query(std::string_view query) {
-  std::string out;
-  while (!query.empty()) {
-    auto end = query.find_first_of("&;");
-    auto param = query.substr(0, end);
-    auto equals = param.find('=');
-    if (equals == std::string_view::npos) {
-      out += param;
-    } else {
-      auto key = lower_case(percent_decoded(param.substr(0, equals)));
-      auto value = param.substr(equals + 1);
-      out += param.substr(0, equals + 1);
-      bool secret = key.find("password") != std::string::npos
-                    || key.find("secret") != std::string::npos
-                    || key.find("token") != std::string::npos;
-      if (secret)
-        out += "***";
-      else if (key == "authmechanismproperties")
-        // Encoded separators could hide a secret from the NAME:VALUE split.
-        out
-          += value.find('%') == std::string_view::npos ? redact_mechanism_properties(value) : "***";
-      else
-        out += value;
-    }
-    if (end == std::string_view::npos)
-      break;
-    out += query[end];
-    query.remove_prefix(end + 1);
-  }
-  return out;
-}
-
-/// Why uri is not a usable MongoDB connection string, if it is not. Only the
-/// shape is checked (scheme, hosts): the driver is not linked here.
-std::optional<std::string> uri_problem(const std::string& uri) {
-  if (uri.empty())
-    return std::string{"must not be empty"};
-  auto shown = json_quoted(redact_uri(uri));
-  constexpr std::string_view plain = "mongodb://";
-  constexpr std::string_view srv = "mongodb+srv://";
-  std::string_view rest = uri;
-  bool is_srv = false;
-  if (rest.substr(0, plain.size()) == plain) {
-    rest.remove_prefix(plain.size());
-  } else if (rest.substr(0, srv.size()) == srv) {
-    rest.remove_prefix(srv.size());
-    is_srv = true;
-  } else {
-    return shown + " must start with mongodb:// or mongodb+srv://";
-  }
-  if (auto at = userinfo_end(rest); at != std::string_view::npos)
-    rest.remove_prefix(at + 1);
-  auto hosts = rest.substr(0, rest.find_first_of("/?"));
-  if (hosts.empty())
-    return shown + " names no host";
-  std::string_view remaining = hosts;
-  while (true) {
-    auto comma = remaining.find(',');
-    if (remaining.substr(0, comma).empty())
-      return shown + " has an empty entry in its host list";
-    if (comma == std::string_view::npos)
-      break;
-    remaining.remove_prefix(comma + 1);
-  }
-  if (is_srv && hosts.find(',') != std::string_view::npos)
-    return shown + ": mongodb+srv:// takes exactly one host name";
-  if (is_srv && hosts.find(':') != std::string_view::npos)
-    return shown + ": mongodb+srv:// host names carry no port";
-  return std::nullopt;
-}
-
 // -- semantic checks ----------------------------------------------------------------
 
 /// Why template cannot name tenant databases, if it cannot.
@@ -694,96 +557,6 @@ std::optional<std::string> database_template_problem(const std::string& database
   if (auto problem = database_name_problem(name))
     return json_quoted(database_template)
            + " yields unusable database names; for tenant id \"a\": " + *problem;
-  return std::nullopt;
-}
-
-/// A listen address that parsed: whether only this machine can reach it.
-struct listen_address {
-  bool loopback = false;
-};
-
-/// A dotted-quad IPv4 literal's first octet; nullopt if host is not one.
-/// Leading zeros are refused: inet_aton would read them as octal.
-std::optional<unsigned> ipv4_first_octet(std::string_view host) {
-  std::optional<unsigned> first;
-  for (int part = 0; part < 4; ++part) {
-    auto dot = host.find('.');
-    if ((part < 3) == (dot == std::string_view::npos))
-      return std::nullopt;
-    auto digits = host.substr(0, dot);
-    if (digits.empty() || digits.size() > 3 || (digits.size() > 1 && digits[0] == '0'))
-      return std::nullopt;
-    unsigned octet = 0;
-    for (char c : digits) {
-      if (c < '0' || c > '9')
-        return std::nullopt;
-      octet = octet * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (octet > 255)
-      return std::nullopt;
-    if (!first)
-      first = octet;
-    host.remove_prefix(dot == std::string_view::npos ? host.size() : dot + 1);
-  }
-  return first;
-}
-
-/// Parses HOST:PORT (host: an IPv4 literal, localhost or [IPv6]); the reason
-/// on failure, phrased to follow the quoted address.
-std::variant<listen_address, std::string> parse_host_port(std::string_view text) {
-  // An IPv6 host holds colons itself: the port follows its closing bracket.
-  bool bracketed = !text.empty() && text.front() == '[';
-  auto host_end = bracketed ? text.find(']') : text.rfind(':');
-  if (bracketed && host_end == std::string_view::npos)
-    return std::string{"has '[' without a closing ']'"};
-  if (bracketed)
-    ++host_end;
-  if (host_end == std::string_view::npos || host_end >= text.size() || text[host_end] != ':')
-    return std::string{"has no port (expected HOST:PORT)"};
-  auto host = text.substr(0, host_end);
-  auto port = text.substr(host_end + 1);
-  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
-  bool port_ok
-    = !port.empty() && port.size() <= 5 && std::all_of(port.begin(), port.end(), is_digit);
-  if (port_ok) {
-    auto number = std::stoul(std::string{port});
-    port_ok = number >= 1 && number <= 65535;
-  }
-  if (!port_ok)
-    return std::string{"needs a port from 1 to 65535 after the last ':'"};
-  if (host.empty())
-    return std::string{"has no host (use 127.0.0.1 for this machine only)"};
-  if (host.front() == '[') {
-    in6_addr address{};
-    if (host.size() < 3 || host.back() != ']'
-        || ::inet_pton(AF_INET6, std::string{host.substr(1, host.size() - 2)}.c_str(), &address)
-             != 1)
-      return std::string{"has no valid IPv6 address between [ and ]"};
-    return listen_address{std::memcmp(&address, &in6addr_loopback, sizeof address) == 0};
-  }
-  // Exactly as the control server and the metrics endpoint recognise it.
-  if (host == "localhost")
-    return listen_address{true};
-  if (auto first = ipv4_first_octet(host))
-    return listen_address{*first == 127};
-  if (host.find('/') != std::string_view::npos)
-    return std::string{"must be HOST:PORT without a scheme or path"};
-  if (host.find(':') != std::string_view::npos)
-    return std::string{"needs its IPv6 host in brackets, e.g. [::1]:7070"};
-  return std::string{"needs an IPv4 address, localhost or [IPv6] as host (names are not resolved)"};
-}
-
-/// Why the path after "unix:" cannot name a socket file, if it cannot.
-std::optional<std::string> unix_path_problem(std::string_view path) {
-  if (path.empty())
-    return std::string{"names no socket path after unix:"};
-  if (path.front() != '/')
-    return std::string{"needs an absolute socket path (unix:/...)"};
-  if (path.find('\0') != std::string_view::npos)
-    return std::string{"has a NUL byte in its socket path"};
-  if (path.size() > max_unix_path_bytes)
-    return "has a socket path of " + std::to_string(path.size()) + " bytes; at most "
-           + std::to_string(max_unix_path_bytes) + " fit in sun_path";
   return std::nullopt;
 }
 
@@ -921,16 +694,14 @@ private:
     for (std::size_t i = 0; i < c.listen.size(); ++i) {
       const auto& address = c.listen[i];
       auto path = "control.listen[" + std::to_string(i) + "]";
-      std::string_view text = address;
-      if (text.substr(0, unix_scheme.size()) == unix_scheme) {
-        if (auto problem = unix_path_problem(text.substr(unix_scheme.size())))
-          add(path, json_quoted(address) + " " + *problem);
-        continue;
-      }
-      auto parsed = parse_host_port(text);
-      if (auto* problem = std::get_if<std::string>(&parsed))
-        add(path, json_quoted(address) + " " + *problem + "; or use unix:/absolute/path");
-      else if (!std::get<listen_address>(parsed).loopback && c.token.empty())
+      bool is_unix = std::string_view{address}.substr(0, unix_scheme.size()) == unix_scheme;
+      auto parsed = parse_listen_address(address);
+      if (!parsed.address)
+        add(path, json_quoted(address) + " " + parsed.error
+                    + (is_unix ? "" : "; or use unix:/absolute/path"));
+      else if (!is_unix && parsed.address->port == 0)
+        add(path, json_quoted(address) + " " + port_range + "; or use unix:/absolute/path");
+      else if (!parsed.address->loopback && c.token.empty())
         // Other machines could drive (and stop) the runtime without a secret.
         add(path, json_quoted(address) + ": a non-loopback control address needs control.token");
     }
@@ -968,10 +739,12 @@ private:
                                    "served over TCP only, e.g. 127.0.0.1:9464");
       return;
     }
-    auto parsed = parse_host_port(m.http_listen);
-    if (auto* problem = std::get_if<std::string>(&parsed))
-      add("metrics.http_listen", json_quoted(m.http_listen) + " " + *problem);
-    else if (!std::get<listen_address>(parsed).loopback)
+    auto parsed = parse_listen_address(m.http_listen);
+    if (!parsed.address)
+      add("metrics.http_listen", json_quoted(m.http_listen) + " " + parsed.error);
+    else if (parsed.address->port == 0)
+      add("metrics.http_listen", json_quoted(m.http_listen) + " " + port_range);
+    else if (!parsed.address->loopback)
       // GET /metrics has no authentication; tenant ids must not leave the host.
       add("metrics.http_listen", json_quoted(m.http_listen)
                                    + " must use a loopback host (127.x.x.x, localhost or [::1])");
@@ -1056,21 +829,6 @@ runtime_config load_config(const std::string& path) {
   } catch (const config_error& error) {
     throw config_error(error.problems(), path);
   }
-}
-
-bool exec_allowed(const control_config& control) {
-  if (control.allow_exec)
-    return *control.allow_exec;
-  // An address that does not parse cannot be listened on; validate() reports
-  // it. Counting it as non-loopback keeps the answer on the safe side.
-  return std::all_of(control.listen.begin(), control.listen.end(), [](const std::string& address) {
-    std::string_view text = address;
-    if (text.substr(0, unix_scheme.size()) == unix_scheme)
-      return true;
-    auto parsed = parse_host_port(text);
-    auto* ok = std::get_if<listen_address>(&parsed);
-    return ok != nullptr && ok->loopback;
-  });
 }
 
 std::vector<config_problem> validate(const runtime_config& cfg) {
@@ -1207,27 +965,6 @@ reload_plan plan_reload(const runtime_config& running, const runtime_config& nex
   // Revealed, so that a changed password or token counts as a change.
   return reload_planner{}.run(to_json(running, redaction::reveal_secrets),
                               to_json(next, redaction::reveal_secrets));
-}
-
-std::string redact_uri(const std::string& uri) {
-  std::string_view text = uri;
-  auto scheme_end = text.find("://");
-  auto start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
-  std::string out{text.substr(0, start)};
-  auto rest = text.substr(start);
-  if (auto at = userinfo_end(rest); at != std::string_view::npos) {
-    auto userinfo = rest.substr(0, at);
-    auto colon = userinfo.find(':');
-    out += colon == std::string_view::npos ? std::string{userinfo}
-                                           : std::string{userinfo.substr(0, colon)} + ":***";
-    out += '@';
-    rest.remove_prefix(at + 1);
-  }
-  auto query = rest.find('?');
-  out += rest.substr(0, query);
-  if (query != std::string_view::npos)
-    out += "?" + redact_query(rest.substr(query + 1));
-  return out;
 }
 
 nlohmann::ordered_json to_json(const runtime_config& cfg, redaction mode) {

@@ -70,16 +70,6 @@ runtime_config load_config(const std::string& path);
 /// nothing and returns every problem, empty when cfg is usable.
 std::vector<config_problem> validate(const runtime_config& cfg);
 
-/// The effective control.allow_exec: its explicit value, else true when every
-/// control.listen address is loopback (127.x.x.x, localhost, [::1]) or a unix
-/// socket, false otherwise (exec can read and write every tenant's data, so
-/// it is not offered to the network unless asked for).
-bool exec_allowed(const control_config& control);
-
-/// uri with its password and password-like query values replaced by "***",
-/// e.g. "mongodb://user:***@host/?authSource=admin". Safe on malformed input.
-std::string redact_uri(const std::string& uri);
-
 /// Whether to_json() may show credentials.
 enum class redaction {
   /// URIs pass through redact_uri() and control.token becomes "***" ("" when

@@ -12,7 +12,7 @@
 
 #include <mongoc/mongoc.h>
 
-#include "config/config_loader.hpp"
+#include "config/uri.hpp"
 #include "runtime/database_scope.hpp"
 #include "runtime/logging.hpp"
 
@@ -102,31 +102,6 @@ int32_t as_int32(uint32_t value) {
   return static_cast<int32_t>(std::min<uint32_t>(value, std::numeric_limits<int32_t>::max()));
 }
 
-/// The password as written in uri (maybe percent-encoded); empty if none.
-/// Found by text so it works on URIs the driver rejects.
-std::string raw_password(const std::string& uri) {
-  auto start = uri.find("://");
-  start = start == std::string::npos ? 0 : start + 3;
-  auto authority_end = uri.find_first_of("/?", start);
-  auto at = uri.rfind('@', authority_end == std::string::npos ? uri.size() : authority_end);
-  if (at == std::string::npos || at < start)
-    return {};
-  auto colon = uri.find(':', start);
-  if (colon == std::string::npos || colon > at)
-    return {};
-  return uri.substr(colon + 1, at - colon - 1);
-}
-
-/// Replaces every occurrence of secret in text (no-op for an empty secret).
-std::string scrub(std::string text, const std::string& secret) {
-  if (secret.empty())
-    return text;
-  for (auto pos = text.find(secret); pos != std::string::npos;
-       pos = text.find(secret, pos + 3))
-    text.replace(pos, secret.size(), "***");
-  return text;
-}
-
 /// base with the settings applied: what every client of the pool connects
 /// with. pool_settings are the documented knobs: they win over the same
 /// options written into the URI.
@@ -154,12 +129,6 @@ shared_uri client_uri(const mongoc_uri_t* base, const pool_settings& settings) {
   return shared_uri{u, [](const mongoc_uri_t* doomed) {
                       mongoc_uri_destroy(const_cast<mongoc_uri_t*>(doomed));
                     }};
-}
-
-/// scrub() of both forms of the password.
-std::string scrub_secrets(const std::string& text, const std::string& decoded,
-                          const std::string& as_written) {
-  return scrub(scrub(text, decoded), as_written);
 }
 
 } // namespace
@@ -389,7 +358,7 @@ struct cluster_pool::state {
   }
 
   std::string scrubbed(const std::string& text) const {
-    return scrub_secrets(text, password, password_as_written);
+    return scrub_secret(scrub_secret(text, password), password_as_written);
   }
 
   count_snapshot snapshot_locked() const {
@@ -535,11 +504,11 @@ cluster_pool::cluster_pool(pool_identity identity, const std::string& uri,
   if (!st.base_uri) {
     // The driver's message may quote the URI: scrub what looks like a secret.
     throw std::runtime_error("pool " + st.label + ": invalid MongoDB URI " + st.redacted_uri
-                             + ": " + scrub(error.message, raw_password(uri)));
+                             + ": " + scrub_password(error.message, uri));
   }
   if (const char* password = mongoc_uri_get_password(st.base_uri.get()))
     st.password = password;
-  st.password_as_written = raw_password(uri);
+  st.password_as_written = uri_password(uri);
   st.uri = client_uri(st.base_uri.get(), settings);
 }
 
@@ -1088,11 +1057,11 @@ result execute(client_lease& lease, const std::string& database,
     outcome.message = "command '" + command.name + "' on '" + database + "' failed with code "
                       + std::to_string(server.code)
                       + (server.code_name.empty() ? "" : " (" + server.code_name + ")") + ": "
-                      + scrub_secrets(server.errmsg, pool.password, pool.password_as_written);
+                      + scrub_secret(scrub_secret(server.errmsg, pool.password), pool.password_as_written);
     outcome.reply_json = to_relaxed_json(reply.get());
     return outcome;
   }
-  auto text = scrub_secrets(error.message, pool.password, pool.password_as_written);
+  auto text = scrub_secret(scrub_secret(error.message, pool.password), pool.password_as_written);
   switch (error.domain) {
     case MONGOC_ERROR_STREAM: {
       // The driver reports a read timeout and a reset with the same domain,

@@ -247,7 +247,7 @@ public:
   /// apply to connections opened from now on. Never blocks on the driver.
   void apply_settings(const pool_settings& settings);
 
-  /// The URI as logged: redact_uri() (config_loader.hpp) of the configured one.
+  /// The URI as logged: redact_uri() (config/uri.hpp) of the configured one.
   const std::string& redacted_uri() const noexcept;
 
 private:

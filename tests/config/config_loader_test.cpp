@@ -1,4 +1,6 @@
 #include "config/config_loader.hpp"
+#include "config/listen_address.hpp"
+#include "config/uri.hpp"
 
 #include <algorithm>
 #include <cstdio>

@@ -20,6 +20,7 @@
 #include <mongoc/mongoc.h>
 
 #include "config/config_loader.hpp"
+#include "config/uri.hpp"
 #include "tools/support/dev_mongo_server.hpp"
 #include "tools/support/tcp_census.hpp"
 #include "tools/tenantload/load_runner.hpp"
