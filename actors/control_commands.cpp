@@ -57,18 +57,18 @@ ordered_json reply_for_outcome(const std::optional<ordered_json>& id, result& ou
   return reply;
 }
 
-/// Runs an exec through hooks.run_active; false when the tenant is not active
+/// Runs an exec through services.run_active; false when the tenant is not active
 /// (then the registry takes it). The reply line is rendered on the executor
 /// thread that ran the command and comes back as a ctl_line_atom message.
 bool run_active(control_broker* self, connection_handle hdl, uint64_t serial,
                 const std::optional<ordered_json>& id, const std::string& tenant,
                 const std::string& command_json) {
   auto& st = self->state;
-  if (!st.hooks.run_active)
+  if (!st.services.run_active)
     return false;
   // Weak: a command still running must not keep the broker alive after it stopped.
   caf::weak_actor_ptr me = self->ctrl();
-  return st.hooks.run_active(tenant, command_json, [me, hdl, serial, id](result outcome) {
+  return st.services.run_active(tenant, command_json, [me, hdl, serial, id](result outcome) {
     auto line = control::to_line(reply_for_outcome(id, outcome));
     if (auto strong = me.lock())
       caf::anon_send(caf::actor_cast<caf::actor>(strong), ctl_line_atom::value, hdl, serial,
@@ -93,7 +93,7 @@ void render_and_settle(control_broker* self, connection_handle hdl, uint64_t ser
                        const std::optional<ordered_json>& id, Result& value, Render render) {
   auto& st = self->state;
   if constexpr (std::is_same_v<Result, std::string>) {
-    if (value.size() > st.limits.inline_render_max_bytes && st.hooks.run_blocking) {
+    if (value.size() > st.limits.inline_render_max_bytes && st.services.run_blocking) {
       auto text = std::make_shared<std::string>(std::move(value));
       caf::weak_actor_ptr me = self->ctrl();
       auto job = [me, hdl, serial, id, text, render] {
@@ -102,7 +102,7 @@ void render_and_settle(control_broker* self, connection_handle hdl, uint64_t ser
           caf::anon_send(caf::actor_cast<caf::actor>(strong), ctl_line_atom::value, hdl, serial,
                          std::move(line));
       };
-      if (st.hooks.run_blocking(std::move(job)))
+      if (st.services.run_blocking(std::move(job)))
         return;
       value = std::move(*text); // Refused: render here after all.
     }
@@ -142,7 +142,7 @@ void ask_metrics(control_broker* self, connection_handle hdl, uint64_t serial,
                                   "the metrics actor's answer is not a JSON object");
     return control::ok_reply(id, *fields);
   };
-  ask<std::string>(self, hdl, serial, id, self->state.hooks.metrics, "the metrics actor",
+  ask<std::string>(self, hdl, serial, id, self->state.services.metrics, "the metrics actor",
                    self->state.limits.request_timeout, render, xs...);
 }
 
@@ -151,8 +151,8 @@ void ask_metrics(control_broker* self, connection_handle hdl, uint64_t serial,
 void start_job(control_broker* self, connection_handle hdl, uint64_t serial,
                const control::request& req) {
   auto& st = self->state;
-  auto& hook = req.cmd == control::command::config ? st.hooks.config_json : st.hooks.reload;
-  if (!hook || !st.hooks.run_blocking) {
+  auto& hook = req.cmd == control::command::config ? st.services.config_json : st.hooks.reload;
+  if (!hook || !st.services.run_blocking) {
     settle(self, hdl, serial,
            control::error_reply(req.id, errc::internal,
                                 std::string{control::to_string(req.cmd)}
@@ -178,7 +178,7 @@ void start_job(control_broker* self, connection_handle hdl, uint64_t serial,
       caf::anon_send(caf::actor_cast<caf::actor>(strong), ctl_job_atom::value, job, ok,
                      std::move(text));
   };
-  if (!st.hooks.run_blocking(std::move(run))) {
+  if (!st.services.run_blocking(std::move(run))) {
     settle(self, hdl, serial,
            control::error_reply(req.id, errc::overloaded,
                                 "the runtime's executor refused the job; try again later"));
@@ -205,7 +205,7 @@ void serve_cleanup(control_broker* self, connection_handle hdl, uint64_t serial,
                    control::request& req) {
   auto& st = self->state;
   ask<std::vector<std::string>>(
-    self, hdl, serial, req.id, st.hooks.registry, "the registry", st.limits.request_timeout,
+    self, hdl, serial, req.id, st.services.registry, "the registry", st.limits.request_timeout,
     [](const std::optional<ordered_json>& id, const std::vector<std::string>& reaped) {
       return control::ok_reply(id, ordered_json{{"reaped", reaped.size()}, {"tenants", reaped}});
     },
@@ -232,12 +232,12 @@ void serve_evict(control_broker* self, connection_handle hdl, uint64_t serial,
   }
   // The registry answers only after draining the tenant: wait that long too.
   ask<bool>(
-    self, hdl, serial, req.id, st.hooks.registry, "the registry",
-    st.limits.request_timeout + st.hooks.evict_drain_timeout,
+    self, hdl, serial, req.id, st.services.registry, "the registry",
+    st.limits.request_timeout + st.services.evict_drain_timeout,
     [](const std::optional<ordered_json>& id, bool evicted) {
       return control::ok_reply(id, ordered_json{{"evicted", evicted}});
     },
-    evict_atom::value, req.tenant, st.hooks.evict_drain_timeout);
+    evict_atom::value, req.tenant, st.services.evict_drain_timeout);
 }
 
 void serve_exec(control_broker* self, connection_handle hdl, uint64_t serial,
@@ -251,7 +251,7 @@ void serve_exec(control_broker* self, connection_handle hdl, uint64_t serial,
   }
   if (run_active(self, hdl, serial, req.id, req.tenant, *text.text))
     return;
-  ask<std::string>(self, hdl, serial, req.id, st.hooks.registry, "the registry",
+  ask<std::string>(self, hdl, serial, req.id, st.services.registry, "the registry",
                    st.limits.request_timeout, exec_reply, run_atom::value, req.tenant,
                    std::move(*text.text));
 }

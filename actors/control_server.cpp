@@ -4,10 +4,12 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 #include <utility>
+#include <vector>
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_clock.hpp>
@@ -26,8 +28,11 @@
 #include "actors/control_listeners.hpp"
 #include "actors/control_protocol.hpp"
 #include "actors/control_server_private.hpp"
+#include "actors/runtime_access.hpp"
+#include "config/config_loader.hpp"
 #include "config/listen_address.hpp"
 #include "runtime/logging.hpp"
+#include "runtime/runtime.hpp"
 
 namespace tenantrt {
 
@@ -294,10 +299,11 @@ void begin_drain(control_broker* self) {
 }
 
 caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set> listeners,
-                             control_config config, control_hooks hooks,
-                             control_server_limits limits) {
+                             control_config config, control_services services,
+                             control_hooks hooks, control_server_limits limits) {
   // No reference to the state here: the handlers below capture by copy.
   self->state.config = std::move(config);
+  self->state.services = std::move(services);
   self->state.hooks = std::move(hooks);
   self->state.limits = limits;
   self->state.listeners = listeners;
@@ -434,8 +440,27 @@ caf::error spawn_error(caf::sec code, std::string message) {
 
 } // namespace
 
+control_services control_services_of(runtime& rt) {
+  control_services services;
+  services.registry = runtime_access::registry(rt);
+  services.metrics = runtime_access::metrics(rt);
+  auto* runtime_ptr = &rt;
+  services.config_json = [runtime_ptr] { return to_json(runtime_ptr->config()); };
+  services.run_blocking = [runtime_ptr](std::function<void()> job) {
+    return runtime_ptr->post_blocking(std::move(job));
+  };
+  services.run_active = [runtime_ptr](const std::string& tenant, const std::string& command_json,
+                                      std::function<void(result)> done) {
+    return runtime_ptr->try_run_active(tenant, command_json, std::move(done));
+  };
+  services.evict_drain_timeout = std::chrono::duration_cast<caf::timespan>(
+    std::chrono::milliseconds{rt.config().shutdown.drain_timeout_ms});
+  return services;
+}
+
 caf::expected<caf::actor> spawn_control_server(caf::actor_system& system,
-                                               const control_config& cfg, control_hooks hooks,
+                                               const control_config& cfg,
+                                               control_services services, control_hooks hooks,
                                                control_server_limits limits) {
   if (!system.has_middleman())
     return spawn_error(caf::sec::invalid_argument,
@@ -444,7 +469,13 @@ caf::expected<caf::actor> spawn_control_server(caf::actor_system& system,
   if (!listeners)
     return std::move(listeners.error());
   return system.middleman().spawn_broker(control_server, std::move(*listeners), cfg,
-                                         std::move(hooks), limits);
+                                         std::move(services), std::move(hooks), limits);
+}
+
+caf::expected<caf::actor> spawn_control_server(runtime& rt, control_hooks hooks,
+                                               control_server_limits limits) {
+  return spawn_control_server(rt.system(), rt.config().control, control_services_of(rt),
+                              std::move(hooks), limits);
 }
 
 } // namespace tenantrt

@@ -63,6 +63,7 @@ struct control_job {
 /// Everything the broker keeps; changed only on the broker's thread.
 struct control_server_state {
   control_config config;
+  control_services services;
   control_hooks hooks;
   control_server_limits limits;
   std::shared_ptr<listener_set> listeners;
