@@ -45,13 +45,6 @@ using nlohmann::ordered_json;
 /// Bytes asked of each read; a line may span many reads.
 constexpr size_t read_chunk_bytes = 16 * 1024;
 
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (auto& item : items)
-    out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
-
 // --- the broker's own connection work
 
 /// A client that stopped reading must not pin its unsent replies: shut the

@@ -148,13 +148,6 @@ std::string millis_since(steady::time_point started) {
   return buffer;
 }
 
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (auto& item : items)
-    out += (out.empty() ? "" : ", ") + item;
-  return out.empty() ? "none" : out;
-}
-
 /// What SIGHUP and the control command `reload` share: re-read the file,
 /// apply it, tell the control server. Serialised, and refused once the
 /// daemon is stopping (the runtime may be half shut down by then).
@@ -372,9 +365,10 @@ int main(int argc, char** argv) {
       break;
     try {
       auto outcome = reload.reload();
+      auto applied = outcome["applied"].get<std::vector<std::string>>();
+      auto needs_restart = outcome["needsRestart"].get<std::vector<std::string>>();
       tenantrt::log().info("SIGHUP: configuration reloaded; applied: {}; needs restart: {}",
-                           joined(outcome["applied"].get<std::vector<std::string>>()),
-                           joined(outcome["needsRestart"].get<std::vector<std::string>>()));
+                           tenantrt::joined(applied), tenantrt::joined(needs_restart));
     } catch (const std::exception& e) {
       tenantrt::log().error("SIGHUP: reload failed: {}", e.what());
     }
