@@ -1,11 +1,8 @@
+// The control socket's wire protocol: line splitting, request parsing and reply building.
 #include "actors/control_protocol.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/un.h>
-
 #include <algorithm>
-#include <charconv>
+#include <string>
 
 namespace tenantrt::control {
 
