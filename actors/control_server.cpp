@@ -45,7 +45,8 @@ using nlohmann::ordered_json;
 /// Bytes asked of each read; a line may span many reads.
 constexpr size_t read_chunk_bytes = 16 * 1024;
 
-// --- the broker's own connection work
+// --- the reply path (find_client, send_reply and settle are declared in
+// control_server_private.hpp for the command handlers)
 
 /// A client that stopped reading must not pin its unsent replies: shut the
 /// socket down so CAF's graceful close (which drains first) ends at once.
@@ -102,8 +103,6 @@ void settle_line(control_broker* self, connection_handle hdl, uint64_t serial,
 
 } // namespace
 
-// --- the reply path, shared with the command handlers (control_commands.cpp)
-
 control_client* find_client(control_broker* self, connection_handle hdl, uint64_t serial) {
   auto i = self->state.clients.find(hdl);
   if (i == self->state.clients.end() || i->second.serial != serial)
@@ -123,6 +122,8 @@ void settle(control_broker* self, connection_handle hdl, uint64_t serial,
 }
 
 namespace {
+
+// --- requests: parsed, checked, then dispatched (control_commands.cpp)
 
 void handle_line(control_broker* self, connection_handle hdl, uint64_t serial,
                  const std::string& line) {
