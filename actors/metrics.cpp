@@ -1,9 +1,7 @@
+// The metrics actor: the sampling timer, the history ring, the replies, reload and drain.
 #include "actors/metrics.hpp"
 
-#include <algorithm>
 #include <chrono>
-#include <ctime>
-#include <exception>
 #include <utility>
 #include <vector>
 
@@ -11,841 +9,28 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-#include <prometheus/counter.h>
-#include <prometheus/exposer.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/registry.h>
-#include <prometheus/text_serializer.h>
-
+#include "actors/metrics_http.hpp"
+#include "actors/metrics_warnings.hpp"
+#include "actors/prometheus_exposition.hpp"
+#include "actors/stats_json.hpp"
 #include "runtime/logging.hpp"
 
 namespace tenantrt {
 
-namespace {
-
-using metrics_pointer = metrics_actor::stateful_pointer<metrics_state>;
-using json = nlohmann::ordered_json;
-
-/// How long stats, details, health and a sample wait for the registry. The
-/// registry itself gives each tenant 2 s to report its counters.
-constexpr auto registry_timeout = std::chrono::seconds{5};
-
-/// Samples shown as "recentMetrics" in stats and details.
-constexpr size_t recent_samples = 10;
-
-/// Every warning code, for the Prometheus warning gauge.
-constexpr const char* warning_codes[] = {"high_connection_count", "tenant_limit_near",
-                                         "pool_saturated",        "wait_timeouts",
-                                         "cluster_unreachable",   "tenant_quarantined"};
-
-caf::timespan ms(uint32_t value) {
-  return std::chrono::duration_cast<caf::timespan>(std::chrono::milliseconds{value});
-}
-
-int64_t wall_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
-std::string iso8601_utc(int64_t unix_ms) {
-  auto seconds = static_cast<std::time_t>(unix_ms / 1000);
-  auto millis = unix_ms % 1000;
-  if (millis < 0) { // before 1970: floor, not truncate
-    millis += 1000;
-    --seconds;
-  }
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &utc);
-  return fmt::format("{}.{:03}Z", text, millis);
-}
-
-std::string dump(const json& reply) {
-  // Replace rather than throw on a byte sequence that is not UTF-8.
-  return reply.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-/// A fresh look at the runtime: the registry's reply plus the pools.
-struct observation {
-  registry_stats registry;
-  std::map<std::string, pool_counters> pools;
-  uint64_t total_connections = 0;
-  uint64_t pool_waiters = 0;
-};
-
-/// The main database's cluster: main_cluster, else default_cluster.
-const std::string& main_cluster_of(const runtime_config& config) {
-  return config.main_cluster.empty() ? config.default_cluster : config.main_cluster;
-}
-
-/// Operations in flight: the tenants' own count (it includes work of callers
-/// that acquired a tenant and run on it directly), never less than what the
-/// registry routed.
-uint64_t inflight_of(const tenant_stats& row) {
-  return std::max<uint64_t>(row.inflight, row.counters.inflight);
-}
-
-// --- deltas between samples
-
-/// What changed since the baselines of the previous sample.
-struct interval_figures {
-  uint64_t ops = 0;
-  uint64_t errors = 0;
-  /// The interval's operations merged from the tenants' histogram deltas.
-  /// max_us is an approximation: the largest lifetime maximum among the
-  /// tenants that finished work in the interval (it only caps the quantiles).
-  latency_summary latency;
-  uint64_t pool_wait_timeouts = 0;
-  uint64_t limit_timeouts = 0;
-};
-
-/// A counter that only grows while its owner lives; a smaller value means a
-/// new owner (e.g. a tenant reaped and created again), whose count is all new.
-uint64_t grown(uint64_t now, uint64_t before) { return now >= before ? now - before : now; }
-
-/// A sum over owners that may disappear (per-tenant pools closing): a smaller
-/// value means counts left with an owner, and nothing new can be told apart.
-uint64_t grown_or_zero(uint64_t now, uint64_t before) { return now >= before ? now - before : 0; }
-
-/// Whether a tenant's counters were restarted (a new actor) since `before`:
-/// every one of them only grows while an actor lives. A new actor that has
-/// already overtaken every figure of the old one is not told apart (its
-/// interval then counts only what exceeds the old figures).
-bool restarted(const tenant_counters& now, const tenant_counters& before) {
-  return now.ops < before.ops || now.errors < before.errors
-         || now.latency.count < before.latency.count
-         || now.latency.sum_us < before.latency.sum_us
-         || now.latency.max_us < before.latency.max_us;
-}
-
-interval_figures interval_since(const metrics_state& st, const observation& obs) {
-  interval_figures out;
-  for (auto& row : obs.registry.tenants) {
-    auto& now = row.counters;
-    auto found = st.last_tenant_counters.find(row.tenant);
-    bool fresh = found == st.last_tenant_counters.end() || restarted(now, found->second);
-    static const tenant_counters zero;
-    auto& before = fresh ? zero : found->second;
-    out.ops += now.ops - before.ops;
-    out.errors += now.errors - before.errors;
-    auto count = now.latency.count - before.latency.count;
-    if (count == 0)
-      continue;
-    out.latency.count += count;
-    out.latency.sum_us += now.latency.sum_us - before.latency.sum_us;
-    out.latency.max_us = std::max(out.latency.max_us, now.latency.max_us);
-    for (size_t b = 0; b < out.latency.buckets.size() && b < now.latency.buckets.size(); ++b) {
-      auto prior = b < before.latency.buckets.size() ? before.latency.buckets[b] : 0;
-      out.latency.buckets[b] += grown(now.latency.buckets[b], prior);
-    }
-  }
-  for (auto& [cluster, pool] : obs.pools) {
-    auto found = st.last_pools.find(cluster);
-    auto before = found == st.last_pools.end() ? 0 : found->second.wait_timeouts_total;
-    out.pool_wait_timeouts += grown_or_zero(pool.wait_timeouts_total, before);
-  }
-  out.limit_timeouts = grown(obs.registry.limit_timeouts_total, st.last_limit_timeouts_total);
-  return out;
-}
-
-// --- warnings
-
-struct warning {
-  std::string code;
-  std::string message;
-  uint64_t value = 0;
-  uint64_t threshold = 0;
-  /// Set for per-cluster warnings.
-  std::string cluster;
-  /// Set for tenant_quarantined.
-  std::vector<std::string> tenants;
-
-  /// How raising and clearing are tracked: one per code and cluster.
-  std::string key() const { return cluster.empty() ? code : code + "/" + cluster; }
-};
-
-/// What the warning rules look at besides the observation itself.
-struct warning_inputs {
-  /// Pool wait timeouts plus tenant-limit timeouts in the last interval.
-  uint64_t wait_timeouts = 0;
-  /// Consecutive observations with the main database disconnected.
-  uint32_t main_down_streak = 0;
-  /// Per cluster: consecutive samples with open < min_pool_size.
-  std::map<std::string, uint32_t> shortfall_streaks;
-};
-
-/// Samples in a row a non-main cluster must stay below min_pool_size before
-/// it is reported unreachable: the pool maintainer tops pools up every
-/// pool_maintenance_interval_ms (normally far shorter than a sample
-/// interval) and stops at the first ping that fails, so a shortfall that
-/// outlives a whole interval means its pings keep failing.
-constexpr uint32_t shortfall_samples_to_warn = 2;
-
-/// Whether a cluster's pool shows the unreachable pattern right now.
-bool short_of_minimum(const pool_counters& pool) {
-  return pool.min_pool_size > 0 && pool.open < pool.min_pool_size;
-}
-
-std::vector<warning> compute_warnings(const runtime_config& config, const observation& obs,
-                                      const warning_inputs& in) {
-  std::vector<warning> out;
-  auto& m = config.metrics;
-  if (obs.total_connections > m.warn_total_connections)
-    out.push_back({"high_connection_count",
-                   fmt::format("{} physical connections open, above the threshold of {}",
-                               obs.total_connections, m.warn_total_connections),
-                   obs.total_connections, m.warn_total_connections, {}, {}});
-  auto max_tenants = uint64_t{obs.registry.max_tenants};
-  auto active = uint64_t{obs.registry.active_tenants};
-  if (max_tenants > 0 && active * 100 >= uint64_t{m.warn_tenant_limit_percent} * max_tenants) {
-    auto threshold = (uint64_t{m.warn_tenant_limit_percent} * max_tenants + 99) / 100;
-    out.push_back({"tenant_limit_near",
-                   fmt::format("{} of {} tenant connections active ({}% warns)", active,
-                               max_tenants, m.warn_tenant_limit_percent),
-                   active, threshold, {}, {}});
-  }
-  for (auto& [cluster, pool] : obs.pools) {
-    // A checkout waits only when its pool has max_pool_size open; per-tenant
-    // pools are summed per cluster, so there waiters alone say one is full.
-    if (pool.waiters > 0 && (pool.open >= pool.max_pool_size || pool.tenant_pools > 0))
-      out.push_back({"pool_saturated",
-                     fmt::format("cluster '{}': {} of {} connections open and {} checkouts "
-                                 "waiting",
-                                 cluster, pool.open, pool.max_pool_size, pool.waiters),
-                     pool.open, pool.max_pool_size, cluster, {}});
-  }
-  if (in.wait_timeouts > 0)
-    out.push_back({"wait_timeouts",
-                   fmt::format("{} caller(s) gave up waiting for a pooled connection or a "
-                               "tenant slot in the last sample interval",
-                               in.wait_timeouts),
-                   in.wait_timeouts, 0, {}, {}});
-  auto& main_cluster = main_cluster_of(config);
-  if (in.main_down_streak > 0)
-    out.push_back({"cluster_unreachable",
-                   fmt::format("cluster '{}': the main database '{}' is disconnected (its "
-                               "last ping or command did not reach the server)",
-                               main_cluster, obs.registry.main_database),
-                   in.main_down_streak, 1, main_cluster, {}});
-  for (auto& [cluster, streak] : in.shortfall_streaks) {
-    if (cluster == main_cluster || streak < shortfall_samples_to_warn)
-      continue;
-    auto pool = obs.pools.find(cluster);
-    if (pool == obs.pools.end())
-      continue;
-    out.push_back({"cluster_unreachable",
-                   fmt::format("cluster '{}': {} of at least {} connections open for {} samples "
-                               "in a row; its pool cannot connect",
-                               cluster, pool->second.open, pool->second.min_pool_size, streak),
-                   streak, shortfall_samples_to_warn, cluster, {}});
-  }
-  if (!obs.registry.quarantined.empty()) {
-    std::string names;
-    for (auto& tenant : obs.registry.quarantined)
-      names += (names.empty() ? "" : ", ") + tenant;
-    out.push_back({"tenant_quarantined",
-                   fmt::format("{} tenant(s) quarantined after repeated crashes: {}",
-                               obs.registry.quarantined.size(), names),
-                   obs.registry.quarantined.size(), 0, {}, obs.registry.quarantined});
-  }
-  return out;
-}
-
-std::string health_status(const observation& obs, const std::vector<warning>& warnings) {
-  if (obs.registry.main_state == "disconnected")
-    return "down";
-  return warnings.empty() ? "ok" : "degraded";
-}
-
-/// Inputs for warnings computed on demand between samples: the streaks of
-/// the last sample if the condition still holds, and the wait timeouts of
-/// the last interval or since it, whichever is larger.
-warning_inputs on_demand_inputs(const metrics_state& st, const observation& obs) {
-  warning_inputs in;
-  auto since = interval_since(st, obs);
-  auto last = st.history.empty() ? 0 : st.history.back().wait_timeouts;
-  in.wait_timeouts = std::max(last, since.pool_wait_timeouts + since.limit_timeouts);
-  if (obs.registry.main_state == "disconnected")
-    in.main_down_streak = std::max<uint32_t>(st.main_down_streak, 1);
-  for (auto& [cluster, pool] : obs.pools) {
-    auto streak = st.shortfall_streaks.find(cluster);
-    if (short_of_minimum(pool) && streak != st.shortfall_streaks.end())
-      in.shortfall_streaks[cluster] = streak->second;
-  }
-  return in;
-}
-
-// --- JSON renderings
-
-json to_json(const warning& w) {
-  json out{{"code", w.code}, {"message", w.message}, {"value", w.value},
-           {"threshold", w.threshold}};
-  if (!w.cluster.empty())
-    out["cluster"] = w.cluster;
-  if (!w.tenants.empty())
-    out["tenants"] = w.tenants;
-  return out;
-}
-
-json to_json(const std::vector<warning>& warnings) {
-  json out = json::array();
-  for (auto& w : warnings)
-    out.push_back(to_json(w));
-  return out;
-}
-
-json to_json(const metrics_sample& s) {
-  return json{{"timestamp", s.timestamp},  {"totalConnections", s.total_connections},
-              {"activeTenants", s.active_tenants}, {"inflight", s.inflight},
-              {"ops", s.ops},              {"errors", s.errors},
-              {"p50Us", s.p50_us},         {"p99Us", s.p99_us},
-              {"waiters", s.waiters},      {"waitTimeouts", s.wait_timeouts}};
-}
-
-json samples_json(const std::deque<metrics_sample>& history, size_t limit) {
-  json out = json::array();
-  auto count = limit == 0 ? history.size() : std::min(limit, history.size());
-  for (auto i = history.size() - count; i < history.size(); ++i)
-    out.push_back(to_json(history[i]));
-  return out;
-}
-
-json latency_json(const latency_summary& latency) {
-  return json{{"count", latency.count},
-              {"sumUs", latency.sum_us},
-              {"maxUs", latency.max_us},
-              {"p50Us", latency.quantile_us(0.5)},
-              {"p99Us", latency.quantile_us(0.99)}};
-}
-
-json pool_json(const pool_counters& pool) {
-  return json{{"open", pool.open},
-              {"inUse", pool.in_use},
-              {"idle", pool.idle},
-              {"waiters", pool.waiters},
-              {"maxPoolSize", pool.max_pool_size},
-              {"minPoolSize", pool.min_pool_size},
-              {"createdTotal", pool.created_total},
-              {"closedTotal", pool.closed_total},
-              {"waitTimeoutsTotal", pool.wait_timeouts_total},
-              {"connectFailuresTotal", pool.connect_failures_total},
-              {"backoffRejectionsTotal", pool.backoff_rejections_total},
-              {"backoffMs", pool.backoff_ms},
-              {"tenantPools", pool.tenant_pools}};
-}
-
-enum class tenant_detail {
-  counters,     // stats: counters only.
-  with_latency, // details: plus each tenant's latency figures.
-};
-
-json stats_json(const metrics_state& st, const observation& obs,
-                const std::vector<warning>& warnings, tenant_detail detail) {
-  auto& r = obs.registry;
-  json connections = json::array();
-  for (auto& row : r.tenants) {
-    json c{{"tenant", row.tenant},
-           {"database", row.database},
-           {"cluster", row.cluster},
-           {"state", row.state},
-           {"lastUsed", iso8601_utc(row.last_used_unix_ms)},
-           {"idleMs", row.idle_ms},
-           {"useCount", row.use_count},
-           {"inflight", inflight_of(row)},
-           {"ops", row.counters.ops},
-           {"errors", row.counters.errors}};
-    if (detail == tenant_detail::with_latency)
-      c["latency"] = latency_json(row.counters.latency);
-    connections.push_back(std::move(c));
-  }
-  json clusters = json::object();
-  for (auto& [name, pool] : obs.pools)
-    clusters[name] = pool_json(pool);
-  json tenant_dbs{{"activeConnections", r.active_tenants},
-                  {"maxConnections", r.max_tenants},
-                  // Tenant actors created since start (a tenant created
-                  // again after a reap counts again).
-                  {"registeredTenants", r.created_total},
-                  {"drainingConnections", r.draining_tenants},
-                  {"waiters", r.waiters},
-                  {"inflight", r.inflight},
-                  {"createdTotal", r.created_total},
-                  {"reapedTotal", r.reaped_total},
-                  {"evictedTotal", r.evicted_total},
-                  {"crashedTotal", r.crashed_total},
-                  {"limitTimeoutsTotal", r.limit_timeouts_total},
-                  {"quarantined", r.quarantined},
-                  {"connections", std::move(connections)}};
-  json stats{{"totalConnections", obs.total_connections},
-             {"mainDb", {{"name", r.main_database}, {"state", r.main_state}}},
-             {"tenantDbs", std::move(tenant_dbs)},
-             {"clusters", std::move(clusters)}};
-  return json{{"timestamp", iso8601_utc(wall_unix_ms())},
-              {"status", health_status(obs, warnings)},
-              {"stats", std::move(stats)},
-              {"recentMetrics", samples_json(st.history, recent_samples)},
-              {"warnings", to_json(warnings)}};
-}
-
-/// The details table, aligned, one log line per row.
-void log_details_table(const observation& obs) {
-  std::vector<std::vector<std::string>> rows;
-  rows.push_back({"tenant", "cluster", "database", "state", "idle_ms", "uses", "inflight", "ops",
-                  "errors", "p50_us", "p99_us", "max_us"});
-  for (auto& row : obs.registry.tenants) {
-    auto& l = row.counters.latency;
-    rows.push_back({row.tenant, row.cluster, row.database, row.state,
-                    std::to_string(row.idle_ms), std::to_string(row.use_count),
-                    std::to_string(inflight_of(row)), std::to_string(row.counters.ops),
-                    std::to_string(row.counters.errors), std::to_string(l.quantile_us(0.5)),
-                    std::to_string(l.quantile_us(0.99)), std::to_string(l.max_us)});
-  }
-  std::vector<size_t> widths(rows.front().size(), 0);
-  for (auto& row : rows)
-    for (size_t c = 0; c < row.size(); ++c)
-      widths[c] = std::max(widths[c], row[c].size());
-  log().info("details: {} of {} tenants active, {} physical connections, main database {} {}",
-             obs.registry.active_tenants, obs.registry.max_tenants, obs.total_connections,
-             obs.registry.main_database, obs.registry.main_state);
-  for (auto& row : rows) {
-    std::string line;
-    for (size_t c = 0; c < row.size(); ++c) {
-      // Text columns left-aligned, numbers (from idle_ms on) right-aligned.
-      line += c < 4 ? fmt::format("{:<{}}", row[c], widths[c])
-                    : fmt::format("{:>{}}", row[c], widths[c]);
-      if (c + 1 < row.size())
-        line += "  ";
-    }
-    log().info("  {}", line);
-  }
-}
-
-} // namespace
-
-// --- Prometheus
-
-/// The Prometheus side: a registry updated at each sample, its text
-/// rendering, and the optional HTTP endpoint. Per-tenant series exist only
-/// for the top N tenants by use; the others' series are removed, so the
-/// number of series stays bounded.
-class metrics_exposition {
-public:
-  using gauge_family = prometheus::Family<prometheus::Gauge>;
-  using counter_family = prometheus::Family<prometheus::Counter>;
-
-  metrics_exposition() : registry_(std::make_shared<prometheus::Registry>()) {
-    connections_ = &scalar_gauge("tenantrt_connections",
-                                 "Physical connections open, all clusters");
-    active_tenants_ = &scalar_gauge("tenantrt_active_tenants", "Tenants with a live actor");
-    max_tenants_ = &scalar_gauge("tenantrt_max_tenants", "registry.max_tenant_connections");
-    draining_tenants_ = &scalar_gauge("tenantrt_draining_tenants",
-                                      "Tenant actors told to stop, not terminated yet");
-    inflight_ = &scalar_gauge("tenantrt_inflight_operations", "Operations in flight");
-    waiters_ = &scalar_gauge("tenantrt_waiters",
-                             "Callers waiting for a tenant slot or a pooled connection");
-    limit_waiters_ = &scalar_gauge("tenantrt_tenant_limit_waiters",
-                                   "Callers waiting for a tenant slot at the tenant limit");
-    quarantined_ = &scalar_gauge("tenantrt_quarantined_tenants",
-                                 "Tenants quarantined after repeated crashes");
-    interval_ops_ = &scalar_gauge("tenantrt_interval_operations",
-                                  "Operations finished in the last sample interval");
-    interval_errors_ = &scalar_gauge("tenantrt_interval_errors",
-                                     "Operations failed in the last sample interval");
-    interval_p50_ = &scalar_gauge("tenantrt_interval_latency_p50_microseconds",
-                                  "Median latency in the last sample interval (log2 bucket "
-                                  "upper bound)");
-    interval_p99_ = &scalar_gauge("tenantrt_interval_latency_p99_microseconds",
-                                  "99th percentile latency in the last sample interval (log2 "
-                                  "bucket upper bound)");
-    last_sample_ = &scalar_gauge("tenantrt_last_sample_timestamp_seconds",
-                                 "Unix time of the last sample");
-    interval_wait_timeouts_ = &scalar_gauge(
-      "tenantrt_interval_wait_timeouts",
-      "Pool wait timeouts plus tenant-limit timeouts in the last sample interval");
-    ops_total_ = &scalar_counter("tenantrt_operations_total", "Operations finished");
-    errors_total_ = &scalar_counter("tenantrt_operation_errors_total", "Operations failed");
-    created_total_ = &scalar_counter("tenantrt_tenants_created_total", "Tenant actors created");
-    reaped_total_ = &scalar_counter("tenantrt_tenants_reaped_total",
-                                    "Tenants reaped after their idle timeout");
-    evicted_total_ = &scalar_counter("tenantrt_tenants_evicted_total",
-                                     "Tenants evicted (LRU at the limit or on request)");
-    crashed_total_ = &scalar_counter("tenantrt_tenants_crashed_total", "Tenant actors crashed");
-    limit_timeouts_total_ = &scalar_counter(
-      "tenantrt_tenant_limit_timeouts_total",
-      "Callers refused at the tenant limit (queue full or wait timed out)");
-    main_db_ = &gauge("tenantrt_main_db_state",
-                      "State of the main database: 1 for the current state, 0 otherwise");
-    health_ = &gauge("tenantrt_health", "Health status: 1 for the current status, 0 otherwise");
-    warnings_ = &gauge("tenantrt_warnings", "Warnings raised at the last sample, by code");
-    for (auto state : {"connecting", "connected", "disconnected"})
-      main_db_->Add({{"state", state}});
-    for (auto status : {"ok", "degraded", "down"})
-      health_->Add({{"status", status}});
-    for (auto code : warning_codes)
-      warnings_->Add({{"code", code}});
-
-    pool_open_ = &gauge("tenantrt_pool_connections_open", "Connections open in a cluster's pools");
-    pool_in_use_ = &gauge("tenantrt_pool_connections_in_use", "Connections checked out");
-    pool_idle_ = &gauge("tenantrt_pool_connections_idle", "Connections idle in the pool");
-    pool_waiters_ = &gauge("tenantrt_pool_waiters", "Checkouts waiting for a connection");
-    pool_max_ = &gauge("tenantrt_pool_max_size", "Configured max_pool_size (summed per cluster)");
-    pool_min_ = &gauge("tenantrt_pool_min_size", "Configured min_pool_size (summed per cluster)");
-    pool_tenant_pools_ = &gauge("tenantrt_pool_tenant_pools",
-                                "Per-tenant pools summed into the cluster's figures");
-    pool_created_ = &counter("tenantrt_pool_connections_created_total", "Connections created");
-    pool_closed_ = &counter("tenantrt_pool_connections_closed_total", "Connections closed");
-    pool_wait_timeouts_ = &counter("tenantrt_pool_wait_timeouts_total",
-                                   "Checkouts that gave up after wait_queue_timeout_ms");
-    pool_connect_failures_ = &counter("tenantrt_pool_connect_failures_total",
-                                      "New connections that could not reach the server");
-    pool_backoff_rejections_ = &counter("tenantrt_pool_backoff_rejections_total",
-                                        "Checkouts refused during a connect back-off");
-    pool_backoff_ = &gauge("tenantrt_pool_backoff_milliseconds",
-                           "Current connect back-off step, 0 while the server answers");
-
-    tenant_uses_ = &gauge("tenantrt_tenant_use_count",
-                          "Uses of the tenant's current actor (top tenants by use)");
-    tenant_inflight_ = &gauge("tenantrt_tenant_inflight_operations",
-                              "Operations in flight on the tenant (top tenants by use)");
-    tenant_ops_ = &gauge("tenantrt_tenant_operations",
-                         "Operations finished by the tenant's current actor (top tenants by use)");
-    tenant_errors_ = &gauge("tenantrt_tenant_errors",
-                            "Operations failed on the tenant's current actor (top tenants by use)");
-    tenant_idle_ = &gauge("tenantrt_tenant_idle_seconds",
-                          "Time since the tenant's last use (top tenants by use)");
-    tenant_p50_ = &gauge("tenantrt_tenant_latency_p50_microseconds",
-                         "Median latency of the tenant's current actor (log2 bucket upper bound)");
-    tenant_p99_ = &gauge("tenantrt_tenant_latency_p99_microseconds",
-                         "99th percentile latency of the tenant's current actor (log2 bucket "
-                         "upper bound)");
-  }
-
-  ~metrics_exposition() { stop_serving(); }
-
-  metrics_exposition(const metrics_exposition&) = delete;
-  metrics_exposition& operator=(const metrics_exposition&) = delete;
-
-  /// Puts one sample's figures into the registry.
-  void update(const metrics_state& st, const observation& obs, const metrics_sample& sample,
-              const std::vector<warning>& warnings, const std::string& status) {
-    auto& r = obs.registry;
-    connections_->Set(static_cast<double>(obs.total_connections));
-    active_tenants_->Set(r.active_tenants);
-    max_tenants_->Set(r.max_tenants);
-    draining_tenants_->Set(r.draining_tenants);
-    inflight_->Set(static_cast<double>(sample.inflight));
-    waiters_->Set(static_cast<double>(sample.waiters));
-    limit_waiters_->Set(r.waiters);
-    quarantined_->Set(static_cast<double>(r.quarantined.size()));
-    interval_ops_->Set(static_cast<double>(sample.ops));
-    interval_errors_->Set(static_cast<double>(sample.errors));
-    interval_p50_->Set(static_cast<double>(sample.p50_us));
-    interval_p99_->Set(static_cast<double>(sample.p99_us));
-    interval_wait_timeouts_->Set(static_cast<double>(sample.wait_timeouts));
-    last_sample_->SetToCurrentTime();
-    raise_to(*ops_total_, st.ops_total);
-    raise_to(*errors_total_, st.errors_total);
-    raise_to(*created_total_, r.created_total);
-    raise_to(*reaped_total_, r.reaped_total);
-    raise_to(*evicted_total_, r.evicted_total);
-    raise_to(*crashed_total_, r.crashed_total);
-    raise_to(*limit_timeouts_total_, r.limit_timeouts_total);
-    for (auto state : {"connecting", "connected", "disconnected"})
-      main_db_->Add({{"state", state}}).Set(r.main_state == state ? 1 : 0);
-    for (auto state : {"ok", "degraded", "down"})
-      health_->Add({{"status", state}}).Set(status == state ? 1 : 0);
-    for (auto code : warning_codes)
-      warnings_->Add({{"code", code}})
-        .Set(static_cast<double>(std::count_if(warnings.begin(), warnings.end(),
-                                               [&](const warning& w) { return w.code == code; })));
-    update_clusters(obs);
-    update_tenants(obs, st.config.metrics.prometheus_top_tenants);
-  }
-
-  /// The exposition text of everything registered.
-  std::string render() const {
-    return prometheus::TextSerializer{}.Serialize(registry_->Collect());
-  }
-
-  /// Serves GET /metrics on a loopback "host:port" until stop_serving();
-  /// returns false and sets *error when the address is not loopback or
-  /// cannot be bound.
-  bool serve(const std::string& address, std::string* error) {
-    auto colon = address.rfind(':');
-    auto host = colon == std::string::npos ? std::string{} : address.substr(0, colon);
-    bool loopback = host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
-    if (!loopback) {
-      *error = "metrics.http_listen '" + address + "' is not a loopback host:port";
-      return false;
-    }
-    try {
-      exposer_ = std::make_unique<prometheus::Exposer>(address, 1);
-      exposer_->RegisterCollectable(registry_);
-      return true;
-    } catch (const std::exception& ex) {
-      exposer_.reset();
-      *error = "cannot serve metrics on " + address + ": " + ex.what();
-      return false;
-    }
-  }
-
-  /// Ports the HTTP endpoint listens on (empty when not serving).
-  std::vector<int> listening_ports() const {
-    return exposer_ ? exposer_->GetListeningPorts() : std::vector<int>{};
-  }
-
-  /// Closes the HTTP endpoint and joins its threads. Idempotent. May block
-  /// up to 2 s: civetweb's listener polls in 2 s quanta and its stop waits
-  /// for that thread; it happens once, at drain or exit.
-  void stop_serving() { exposer_.reset(); }
-
-private:
-  struct cluster_series {
-    prometheus::Gauge* open;
-    prometheus::Gauge* in_use;
-    prometheus::Gauge* idle;
-    prometheus::Gauge* waiters;
-    prometheus::Gauge* max_size;
-    prometheus::Gauge* min_size;
-    prometheus::Gauge* tenant_pools;
-    prometheus::Counter* created;
-    prometheus::Counter* closed;
-    prometheus::Counter* wait_timeouts;
-    prometheus::Counter* connect_failures;
-    prometheus::Counter* backoff_rejections;
-    prometheus::Gauge* backoff;
-    /// The counters at the last update, for the counters' increments.
-    pool_counters last;
-  };
-
-  struct tenant_series {
-    prometheus::Gauge* uses;
-    prometheus::Gauge* inflight;
-    prometheus::Gauge* ops;
-    prometheus::Gauge* errors;
-    prometheus::Gauge* idle;
-    prometheus::Gauge* p50;
-    prometheus::Gauge* p99;
-  };
-
-  gauge_family& gauge(const std::string& name, const std::string& help) {
-    return prometheus::BuildGauge().Name(name).Help(help).Register(*registry_);
-  }
-
-  counter_family& counter(const std::string& name, const std::string& help) {
-    return prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);
-  }
-
-  prometheus::Gauge& scalar_gauge(const std::string& name, const std::string& help) {
-    return gauge(name, help).Add({});
-  }
-
-  prometheus::Counter& scalar_counter(const std::string& name, const std::string& help) {
-    return counter(name, help).Add({});
-  }
-
-  /// Counters only grow: follow a source total upwards.
-  static void raise_to(prometheus::Counter& c, uint64_t total) {
-    auto value = static_cast<double>(total);
-    if (value > c.Value())
-      c.Increment(value - c.Value());
-  }
-
-  void update_clusters(const observation& obs) {
-    for (auto i = clusters_.begin(); i != clusters_.end();) {
-      if (obs.pools.count(i->first) == 0) {
-        remove_cluster(*i);
-        i = clusters_.erase(i);
-      } else {
-        ++i;
-      }
-    }
-    for (auto& [name, pool] : obs.pools) {
-      auto found = clusters_.find(name);
-      if (found == clusters_.end()) {
-        prometheus::Labels labels{{"cluster", name}};
-        cluster_series s{&pool_open_->Add(labels),    &pool_in_use_->Add(labels),
-                         &pool_idle_->Add(labels),    &pool_waiters_->Add(labels),
-                         &pool_max_->Add(labels),     &pool_min_->Add(labels),
-                         &pool_tenant_pools_->Add(labels), &pool_created_->Add(labels),
-                         &pool_closed_->Add(labels),  &pool_wait_timeouts_->Add(labels),
-                         &pool_connect_failures_->Add(labels),
-                         &pool_backoff_rejections_->Add(labels), &pool_backoff_->Add(labels),
-                         pool_counters{}};
-        found = clusters_.emplace(name, s).first;
-      }
-      auto& s = found->second;
-      s.open->Set(static_cast<double>(pool.open));
-      s.in_use->Set(static_cast<double>(pool.in_use));
-      s.idle->Set(static_cast<double>(pool.idle));
-      s.waiters->Set(static_cast<double>(pool.waiters));
-      s.max_size->Set(static_cast<double>(pool.max_pool_size));
-      s.min_size->Set(static_cast<double>(pool.min_pool_size));
-      s.tenant_pools->Set(static_cast<double>(pool.tenant_pools));
-      // Per-tenant pools leave the sums when they close: count growth only.
-      s.created->Increment(static_cast<double>(grown_or_zero(pool.created_total,
-                                                             s.last.created_total)));
-      s.closed->Increment(static_cast<double>(grown_or_zero(pool.closed_total,
-                                                            s.last.closed_total)));
-      s.wait_timeouts->Increment(static_cast<double>(
-        grown_or_zero(pool.wait_timeouts_total, s.last.wait_timeouts_total)));
-      s.connect_failures->Increment(static_cast<double>(
-        grown_or_zero(pool.connect_failures_total, s.last.connect_failures_total)));
-      s.backoff_rejections->Increment(static_cast<double>(
-        grown_or_zero(pool.backoff_rejections_total, s.last.backoff_rejections_total)));
-      s.backoff->Set(static_cast<double>(pool.backoff_ms));
-      s.last = pool;
-    }
-  }
-
-  void remove_cluster(const std::pair<const std::string, cluster_series>& entry) {
-    auto& s = entry.second;
-    pool_open_->Remove(s.open);
-    pool_in_use_->Remove(s.in_use);
-    pool_idle_->Remove(s.idle);
-    pool_waiters_->Remove(s.waiters);
-    pool_max_->Remove(s.max_size);
-    pool_min_->Remove(s.min_size);
-    pool_tenant_pools_->Remove(s.tenant_pools);
-    pool_created_->Remove(s.created);
-    pool_closed_->Remove(s.closed);
-    pool_wait_timeouts_->Remove(s.wait_timeouts);
-    pool_connect_failures_->Remove(s.connect_failures);
-    pool_backoff_rejections_->Remove(s.backoff_rejections);
-    pool_backoff_->Remove(s.backoff);
-  }
-
-  void update_tenants(const observation& obs, uint32_t top_n) {
-    // The top N by use (ties by id, so the choice is stable).
-    std::vector<const tenant_stats*> ranked;
-    for (auto& row : obs.registry.tenants)
-      ranked.push_back(&row);
-    std::sort(ranked.begin(), ranked.end(), [](const tenant_stats* a, const tenant_stats* b) {
-      return a->use_count != b->use_count ? a->use_count > b->use_count : a->tenant < b->tenant;
-    });
-    if (ranked.size() > top_n)
-      ranked.resize(top_n);
-    std::map<std::string, const tenant_stats*> top;
-    for (auto* row : ranked)
-      top.emplace(row->tenant, row);
-    for (auto i = tenants_.begin(); i != tenants_.end();) {
-      if (top.count(i->first) == 0) {
-        remove_tenant(i->second);
-        i = tenants_.erase(i);
-      } else {
-        ++i;
-      }
-    }
-    for (auto& [tenant, row] : top) {
-      auto found = tenants_.find(tenant);
-      if (found == tenants_.end()) {
-        prometheus::Labels labels{{"tenant", tenant}};
-        tenant_series s{&tenant_uses_->Add(labels),   &tenant_inflight_->Add(labels),
-                        &tenant_ops_->Add(labels),    &tenant_errors_->Add(labels),
-                        &tenant_idle_->Add(labels),   &tenant_p50_->Add(labels),
-                        &tenant_p99_->Add(labels)};
-        found = tenants_.emplace(tenant, s).first;
-      }
-      auto& s = found->second;
-      s.uses->Set(static_cast<double>(row->use_count));
-      s.inflight->Set(static_cast<double>(inflight_of(*row)));
-      s.ops->Set(static_cast<double>(row->counters.ops));
-      s.errors->Set(static_cast<double>(row->counters.errors));
-      s.idle->Set(static_cast<double>(row->idle_ms) / 1000.0);
-      s.p50->Set(static_cast<double>(row->counters.latency.quantile_us(0.5)));
-      s.p99->Set(static_cast<double>(row->counters.latency.quantile_us(0.99)));
-    }
-  }
-
-  void remove_tenant(const tenant_series& s) {
-    tenant_uses_->Remove(s.uses);
-    tenant_inflight_->Remove(s.inflight);
-    tenant_ops_->Remove(s.ops);
-    tenant_errors_->Remove(s.errors);
-    tenant_idle_->Remove(s.idle);
-    tenant_p50_->Remove(s.p50);
-    tenant_p99_->Remove(s.p99);
-  }
-
-  // Shared with the HTTP server, which collects on its own threads (the
-  // registry and every metric are thread-safe).
-  std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
-
-  prometheus::Gauge* connections_ = nullptr;
-  prometheus::Gauge* active_tenants_ = nullptr;
-  prometheus::Gauge* max_tenants_ = nullptr;
-  prometheus::Gauge* draining_tenants_ = nullptr;
-  prometheus::Gauge* inflight_ = nullptr;
-  prometheus::Gauge* waiters_ = nullptr;
-  prometheus::Gauge* limit_waiters_ = nullptr;
-  prometheus::Gauge* quarantined_ = nullptr;
-  prometheus::Gauge* interval_ops_ = nullptr;
-  prometheus::Gauge* interval_errors_ = nullptr;
-  prometheus::Gauge* interval_p50_ = nullptr;
-  prometheus::Gauge* interval_p99_ = nullptr;
-  prometheus::Gauge* interval_wait_timeouts_ = nullptr;
-  prometheus::Gauge* last_sample_ = nullptr;
-  prometheus::Counter* ops_total_ = nullptr;
-  prometheus::Counter* errors_total_ = nullptr;
-  prometheus::Counter* created_total_ = nullptr;
-  prometheus::Counter* reaped_total_ = nullptr;
-  prometheus::Counter* evicted_total_ = nullptr;
-  prometheus::Counter* crashed_total_ = nullptr;
-  prometheus::Counter* limit_timeouts_total_ = nullptr;
-  gauge_family* main_db_ = nullptr;
-  gauge_family* health_ = nullptr;
-  gauge_family* warnings_ = nullptr;
-
-  gauge_family* pool_open_ = nullptr;
-  gauge_family* pool_in_use_ = nullptr;
-  gauge_family* pool_idle_ = nullptr;
-  gauge_family* pool_waiters_ = nullptr;
-  gauge_family* pool_max_ = nullptr;
-  gauge_family* pool_min_ = nullptr;
-  gauge_family* pool_tenant_pools_ = nullptr;
-  counter_family* pool_created_ = nullptr;
-  counter_family* pool_closed_ = nullptr;
-  counter_family* pool_wait_timeouts_ = nullptr;
-  counter_family* pool_connect_failures_ = nullptr;
-  counter_family* pool_backoff_rejections_ = nullptr;
-  gauge_family* pool_backoff_ = nullptr;
-  std::map<std::string, cluster_series> clusters_;
-
-  gauge_family* tenant_uses_ = nullptr;
-  gauge_family* tenant_inflight_ = nullptr;
-  gauge_family* tenant_ops_ = nullptr;
-  gauge_family* tenant_errors_ = nullptr;
-  gauge_family* tenant_idle_ = nullptr;
-  gauge_family* tenant_p50_ = nullptr;
-  gauge_family* tenant_p99_ = nullptr;
-  std::map<std::string, tenant_series> tenants_;
-};
-
 const char* metrics_state::name = "metrics";
 
-metrics_state::metrics_state() : exposition(std::make_unique<metrics_exposition>()) {}
+metrics_state::metrics_state()
+  : exposition(std::make_unique<prometheus_exposition>()), http(std::make_unique<metrics_http>()) {}
 
 metrics_state::~metrics_state() = default;
 
 namespace {
 
-observation observe_pools(const metrics_state& st, registry_stats stats) {
-  observation obs;
-  obs.registry = std::move(stats);
-  if (st.pools)
-    obs.pools = st.pools();
-  for (auto& [cluster, pool] : obs.pools) {
-    obs.total_connections += pool.open;
-    obs.pool_waiters += pool.waiters;
-  }
-  return obs;
-}
+using metrics_pointer = metrics_actor::stateful_pointer<metrics_state>;
+
+/// How long stats, details, health and a sample wait for the registry. The
+/// registry itself gives each tenant 2 s to report its counters.
+constexpr auto registry_timeout = std::chrono::seconds{5};
 
 /// Asks the registry for its stats (never blocking), adds the pools, and
 /// hands the observation to on_observation; or the failure to on_error.
@@ -853,7 +38,9 @@ template <class OnObservation, class OnError>
 void observe(metrics_pointer self, OnObservation on_observation, OnError on_error) {
   self->request(self->state.registry, registry_timeout, stats_atom::value)
     .then([=](registry_stats& stats) mutable {
-            auto obs = observe_pools(self->state, std::move(stats));
+            auto& st = self->state;
+            auto pools = st.pools ? st.pools() : std::map<std::string, pool_counters>{};
+            auto obs = observation_of(std::move(stats), std::move(pools));
             on_observation(obs);
           },
           [=](caf::error& err) mutable { on_error(err); });
@@ -879,43 +66,22 @@ void trim_history(metrics_state& st) {
     st.history.pop_front();
 }
 
-void log_warning_changes(metrics_state& st, const std::vector<warning>& warnings) {
-  std::set<std::string> now;
-  for (auto& w : warnings) {
-    now.insert(w.key());
-    if (st.raised_warnings.count(w.key()) == 0)
-      log().warn("metrics warning {}: {}", w.code, w.message);
-  }
-  for (auto& key : st.raised_warnings)
-    if (now.count(key) == 0)
-      log().info("metrics warning {} cleared", key);
-  st.raised_warnings = std::move(now);
+/// The warnings of an observation between samples (stats, details,
+/// health): the last sample's streaks and wait timeouts carry over.
+std::vector<warning> warnings_now(const metrics_state& st, const observation& obs) {
+  warning_inputs at_last_sample;
+  at_last_sample.wait_timeouts = st.history.empty() ? 0 : st.history.back().wait_timeouts;
+  at_last_sample.main_down_streak = st.main_down_streak;
+  at_last_sample.shortfall_streaks = st.shortfall_streaks;
+  auto in = on_demand_inputs(at_last_sample, interval_since(st.baselines, obs), obs);
+  return compute_warnings(st.config, obs, in);
 }
 
 void take_sample(metrics_pointer self, const observation& obs) {
   auto& st = self->state;
-  auto figures = interval_since(st, obs);
-  metrics_sample s;
-  s.timestamp = iso8601_utc(wall_unix_ms());
-  s.total_connections = obs.total_connections;
-  s.active_tenants = obs.registry.active_tenants;
-  uint64_t tenant_inflight = 0;
-  for (auto& row : obs.registry.tenants)
-    tenant_inflight += inflight_of(row);
-  s.inflight = std::max<uint64_t>(tenant_inflight, obs.registry.inflight);
-  s.ops = figures.ops;
-  s.errors = figures.errors;
-  s.p50_us = figures.latency.quantile_us(0.5);
-  s.p99_us = figures.latency.quantile_us(0.99);
-  s.waiters = obs.registry.waiters + obs.pool_waiters;
-  s.wait_timeouts = figures.pool_wait_timeouts + figures.limit_timeouts;
-
-  // New baselines.
-  st.last_tenant_counters.clear();
-  for (auto& row : obs.registry.tenants)
-    st.last_tenant_counters.emplace(row.tenant, row.counters);
-  st.last_pools = obs.pools;
-  st.last_limit_timeouts_total = obs.registry.limit_timeouts_total;
+  auto figures = interval_since(st.baselines, obs);
+  auto s = sample_of(obs, figures, iso8601_utc(wall_unix_ms()));
+  st.baselines = baselines_of(obs);
   st.ops_total += figures.ops;
   st.errors_total += figures.errors;
 
@@ -934,8 +100,9 @@ void take_sample(metrics_pointer self, const observation& obs) {
   in.main_down_streak = st.main_down_streak;
   in.shortfall_streaks = st.shortfall_streaks;
   auto warnings = compute_warnings(st.config, obs, in);
-  log_warning_changes(st, warnings);
-  st.exposition->update(st, obs, s, warnings, health_status(obs, warnings));
+  log_warning_changes(st.raised_warnings, warnings);
+  st.exposition->update(obs, s, warnings, health_status(obs, warnings), st.ops_total,
+                        st.errors_total, st.config.metrics.prometheus_top_tenants);
   log().debug("metrics sample: {} connections, {} tenants, {} ops, {} errors, p99 {} us, {} "
               "warnings",
               s.total_connections, s.active_tenants, s.ops, s.errors, s.p99_us, warnings.size());
@@ -947,8 +114,8 @@ void start_http(metrics_pointer self) {
   if (address.empty())
     return;
   std::string error;
-  if (st.exposition->serve(address, &error)) {
-    auto ports = st.exposition->listening_ports();
+  if (st.http->serve(address, st.exposition->collectable(), &error)) {
+    auto ports = st.http->listening_ports();
     log().info("metrics: serving GET /metrics on {} (port {})", address,
                ports.empty() ? 0 : ports.front());
   } else {
@@ -960,7 +127,7 @@ void stop(metrics_pointer self) {
   auto& st = self->state;
   st.draining = true;
   ++st.generation; // pending sample timers become stale
-  st.exposition->stop_serving();
+  st.http->stop();
 }
 
 } // namespace
@@ -987,9 +154,8 @@ metrics_actor::behavior_type metrics_impl(metrics_pointer self, runtime_config c
       observe(
         self,
         [=](const observation& obs) mutable {
-          auto warnings = compute_warnings(self->state.config, obs,
-                                           on_demand_inputs(self->state, obs));
-          promise.deliver(dump(stats_json(self->state, obs, warnings, tenant_detail::counters)));
+          auto warnings = warnings_now(self->state, obs);
+          promise.deliver(stats_reply(obs, warnings, self->state.history, tenant_detail::counters));
         },
         [=](const caf::error& err) mutable { promise.deliver(registry_unavailable(err)); });
       return promise;
@@ -999,32 +165,29 @@ metrics_actor::behavior_type metrics_impl(metrics_pointer self, runtime_config c
       observe(
         self,
         [=](const observation& obs) mutable {
-          auto warnings = compute_warnings(self->state.config, obs,
-                                           on_demand_inputs(self->state, obs));
+          auto warnings = warnings_now(self->state, obs);
           log_details_table(obs);
           promise.deliver(
-            dump(stats_json(self->state, obs, warnings, tenant_detail::with_latency)));
+            stats_reply(obs, warnings, self->state.history, tenant_detail::with_latency));
         },
         [=](const caf::error& err) mutable { promise.deliver(registry_unavailable(err)); });
       return promise;
     },
     [=](history_atom, uint32_t limit) {
-      return dump(json{{"samples", samples_json(self->state.history, limit)}});
+      return history_reply(self->state.history, limit);
     },
     [=](health_atom) -> caf::typed_response_promise<std::string> {
       auto promise = self->make_response_promise<std::string>();
       observe(
         self,
         [=](const observation& obs) mutable {
-          auto warnings = compute_warnings(self->state.config, obs,
-                                           on_demand_inputs(self->state, obs));
-          promise.deliver(dump(json{{"status", health_status(obs, warnings)},
-                                    {"warnings", to_json(warnings)}}));
+          auto warnings = warnings_now(self->state, obs);
+          promise.deliver(health_reply(obs, warnings));
         },
         [=](const caf::error& err) mutable { promise.deliver(registry_unavailable(err)); });
       return promise;
     },
-    [=](prometheus_atom) { return dump(json{{"text", self->state.exposition->render()}}); },
+    [=](prometheus_atom) { return metrics_reply(self->state.exposition->render()); },
     [=](reload_atom, runtime_config& next) {
       auto& st = self->state;
       auto before = st.config.metrics;

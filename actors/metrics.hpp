@@ -15,10 +15,16 @@
 //   spawn --> sampling --sample timer (generation)--> stats request --reply-->
 //     ^                                                   sample + warnings
 //     +---------------------------------------------------------+
-//   sampling --drain--> (timers stopped, HTTP server closed, quit)
+//   sampling --drain, or exit--> (timers stopped, HTTP server closed, quit)
 //
 // Intervals are measured between samples: ops, errors, latency quantiles and
 // wait timeouts of a sample are what changed since the previous sample.
+//
+// This pair is the actor only (timers, history ring, reload, drain). What it
+// computes lives beside it, CAF-free: the sample model and the deltas
+// (metrics_sample), warnings and health (metrics_warnings), the replies' JSON
+// (stats_json), the Prometheus families (prometheus_exposition) and the
+// GET /metrics endpoint (metrics_http).
 
 #include <cstdint>
 #include <deque>
@@ -31,6 +37,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/metrics_sample.hpp"
 #include "actors/protocol.hpp"
 #include "config/runtime_config.hpp"
 #include "runtime/cluster_pool.hpp"
@@ -42,35 +49,15 @@ namespace tenantrt {
 /// so it must not block.
 using pool_counters_source = std::function<std::map<std::string, pool_counters>()>;
 
-/// One point of the history; what changed since the previous sample.
-struct metrics_sample {
-  /// ISO-8601 UTC with milliseconds, e.g. "2024-05-01T12:00:00.123Z".
-  std::string timestamp;
-  /// Physical connections open, all clusters (sum of pool_counters::open).
-  uint64_t total_connections = 0;
-  uint32_t active_tenants = 0;
-  /// Operations in flight at the sample.
-  uint64_t inflight = 0;
-  /// Operations finished (and failed) since the previous sample.
-  uint64_t ops = 0;
-  uint64_t errors = 0;
-  /// Latency quantiles of the operations since the previous sample, in µs:
-  /// upper bounds of log2 buckets (see latency_summary), 0 without ops.
-  uint64_t p50_us = 0;
-  uint64_t p99_us = 0;
-  /// Callers waiting now: at the tenant limit plus for a pooled connection.
-  uint64_t waiters = 0;
-  /// Pool wait timeouts plus tenant-limit timeouts since the previous sample.
-  uint64_t wait_timeouts = 0;
-};
-
-class metrics_exposition;
+class metrics_http;
+class prometheus_exposition;
 
 struct metrics_state {
   static const char* name;
 
   metrics_state();
-  /// Out of line: metrics_exposition is complete only in metrics.cpp.
+  /// Out of line: the exposition and the endpoint are complete only in
+  /// metrics.cpp.
   ~metrics_state();
 
   runtime_config config;
@@ -85,12 +72,8 @@ struct metrics_state {
   bool draining = false;
   std::deque<metrics_sample> history;
 
-  // Baselines of the previous sample, for the deltas of the next one.
-  /// Each tenant's counters at the previous sample (tenants gone since are
-  /// dropped: their work after that sample is lost to the deltas).
-  std::map<std::string, tenant_counters> last_tenant_counters;
-  std::map<std::string, pool_counters> last_pools;
-  uint64_t last_limit_timeouts_total = 0;
+  /// The previous sample's counters, for the deltas of the next one.
+  sample_baselines baselines;
 
   /// Monotonic totals accumulated from the deltas (Prometheus counters).
   uint64_t ops_total = 0;
@@ -99,14 +82,17 @@ struct metrics_state {
   /// Consecutive samples the main database was disconnected.
   uint32_t main_down_streak = 0;
   /// Per cluster: consecutive samples with fewer connections open than
-  /// min_pool_size (see cluster_unreachable in metrics.cpp).
+  /// min_pool_size (see cluster_unreachable in metrics_warnings.cpp).
   std::map<std::string, uint32_t> shortfall_streaks;
   /// Warnings of the previous sample ("code" or "code/cluster"), so raising
   /// and clearing are logged once each.
   std::set<std::string> raised_warnings;
 
-  /// Prometheus registry, series bookkeeping and the optional HTTP server.
-  std::unique_ptr<metrics_exposition> exposition;
+  /// Prometheus registry and series bookkeeping.
+  std::unique_ptr<prometheus_exposition> exposition;
+  /// The optional GET /metrics endpoint, serving exposition's registry;
+  /// declared after it, so it closes first.
+  std::unique_ptr<metrics_http> http;
 };
 
 /// The metrics actor's behaviour; spawn with

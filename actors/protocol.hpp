@@ -14,6 +14,7 @@
 // preserved). Failures travel as caf::error in the "tenantrt" category whose
 // code is an errc (see make_error / errc_of below).
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -85,6 +86,14 @@ using ctl_idle_sweep_atom = caf::atom_constant<caf::atom("ctlidle")>;
 constexpr caf::atom_value error_category_atom = caf::atom(error_category_name);
 
 // make_error, errc_of, message_of and reply_of: beside errc (runtime/errc.hpp).
+
+// --- time
+
+/// A duration of the config (every *_ms key is whole milliseconds) as the
+/// caf::timespan that delayed messages, timeouts and the messages below carry.
+inline caf::timespan ms(uint32_t value) {
+  return std::chrono::duration_cast<caf::timespan>(std::chrono::milliseconds{value});
+}
 
 // --- message types
 

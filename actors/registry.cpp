@@ -36,8 +36,6 @@ constexpr const char* main_ping_command = R"({"ping":1})";
 
 time_point now(registry_pointer self) { return self->clock().now(); }
 
-caf::timespan ms(uint32_t value) { return std::chrono::duration_cast<caf::timespan>(milliseconds{value}); }
-
 int64_t to_ms(caf::timespan span) {
   return std::chrono::duration_cast<milliseconds>(span).count();
 }

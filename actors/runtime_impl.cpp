@@ -15,7 +15,7 @@
 #include "actors/registry.hpp"
 #include "actors/relay.hpp"
 #include "actors/runtime_access.hpp"
-#include "config/config_loader.hpp"
+#include "config/reload_plan.hpp"
 #include "runtime/command_document.hpp"
 #include "runtime/logging.hpp"
 

@@ -1,11 +1,18 @@
 #pragma once
+// The public face of config/: a runtime_config from JSON text or a file, and back.
+//
 // The one way a runtime_config is filled from JSON: parse_config() reads every
 // key (rejecting unknown keys, wrong types and out-of-range numbers), applies
 // the environment overrides, runs validate(), and throws config_error listing
 // every problem with its JSON path. load_config() does the same for a file.
 // to_json() writes the effective configuration back (the `config` control
-// command), with credentials redacted unless asked otherwise. plan_reload()
-// tells a reload what it may apply to a running runtime.
+// command), with credentials redacted unless asked otherwise.
+//
+// Behind this header, the reader, writer and environment overrides are in
+// config/json_io.cpp, the checks behind validate() in
+// config/config_checks.cpp, both internal. plan_reload() has its own header,
+// config/reload_plan.hpp, included below so that users of this header keep
+// compiling; include it directly when only planning a reload.
 //
 // Environment overrides (empty values are ignored):
 //   MONGODB_URI             uri of the default_cluster
@@ -20,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/reload_plan.hpp" // plan_reload(), reload_plan: for existing users of this header
 #include "config/runtime_config.hpp"
 
 namespace tenantrt {
@@ -68,6 +76,7 @@ runtime_config load_config(const std::string& path);
 
 /// Semantic checks (names that must exist, limits, URIs, database names); changes
 /// nothing and returns every problem, empty when cfg is usable.
+/// Defined in config/config_checks.cpp.
 std::vector<config_problem> validate(const runtime_config& cfg);
 
 /// Whether to_json() may show credentials.
@@ -80,27 +89,8 @@ enum class redaction {
 };
 
 /// The effective configuration with every key, in the file layout that
-/// parse_config() reads.
+/// parse_config() reads. Defined in config/json_io.cpp.
 nlohmann::ordered_json to_json(const runtime_config& cfg,
                                redaction mode = redaction::redact_secrets);
-
-/// What a reload can apply at once and what needs a restart, comparing the
-/// running config with the newly loaded one. Both hold JSON paths as in
-/// config_problem (e.g. "clusters.eu.uri", "clusters.us" for a cluster added
-/// or removed), in file layout order with map entries by name; never values,
-/// so a changed password or token shows only as its path.
-struct reload_plan {
-  /// JSON paths whose value changed and apply at once.
-  std::vector<std::string> applied;
-  /// JSON paths whose value changed but need a restart (clusters added or
-  /// removed, uri, pool_per_tenant, default_cluster, main_cluster,
-  /// main_database, database_template, routing, executor, scheduler,
-  /// control.listen, metrics.http_listen).
-  std::vector<std::string> needs_restart;
-};
-
-/// Compares running with next key by key; both are assumed valid (as
-/// parse_config() returns them). Changes nothing.
-reload_plan plan_reload(const runtime_config& running, const runtime_config& next);
 
 } // namespace tenantrt

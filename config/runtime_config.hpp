@@ -109,7 +109,7 @@ struct control_config {
   /// Whether the exec command may run command documents. Unset (the
   /// default) means: allowed when every listen address is loopback or a unix
   /// socket, refused (exec_disabled) as soon as one is reachable from other
-  /// hosts. exec_allowed() in config/config_loader.hpp derives the value.
+  /// hosts. exec_allowed() in config/listen_address.hpp derives the value.
   std::optional<bool> allow_exec;
 };
 

@@ -1,36 +1,32 @@
+// tenantctl's renderers: each reply as text, and the exit status scripts read.
 #include "tools/tenantctl_render.hpp"
 
 #include <algorithm>
-#include <cctype>
-#include <cstdio>
 #include <initializer_list>
 #include <sstream>
+
+#include "actors/stats_schema.hpp"
+#include "tools/tenantctl_table.hpp"
 
 namespace tenantrt::ctl {
 
 namespace {
 
 using nlohmann::json;
+namespace field = tenantrt::stats_schema;
+using sgr::bold;
+using sgr::bold_yellow;
+using sgr::green;
+using sgr::red;
+using sgr::yellow;
 
-// SGR colours used across the output.
-constexpr const char* red = "31";
-constexpr const char* green = "32";
-constexpr const char* yellow = "33";
-constexpr const char* bold_yellow = "1;33";
-constexpr const char* bold = "1";
-
-std::string paint(const std::string& text, const std::string& color, bool enabled) {
-  if (!enabled || color.empty())
-    return text;
-  return "\x1b[" + color + "m" + text + "\x1b[0m";
-}
-
-/// Characters on screen: UTF-8 continuation bytes take no column.
-std::size_t display_width(const std::string& text) {
-  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
-}
+// Older spellings read after the schema's (number_at takes the first key
+// present): "p50_us" and the like. No tenantrtd reply has used them; they
+// are kept so the renderer reads what it read before.
+constexpr const char* legacy_p50_us = "p50_us";
+constexpr const char* legacy_p99_us = "p99_us";
+constexpr const char* legacy_max_us = "max_us";
+constexpr const char* legacy_sum_us = "sum_us";
 
 /// The first of keys present in object as an unsigned number.
 std::optional<uint64_t> number_at(const json& object, std::initializer_list<const char*> keys) {
@@ -113,12 +109,12 @@ bool has_latency(const json& connections) {
   if (!connections.is_array())
     return false;
   return std::any_of(connections.begin(), connections.end(),
-                     [](const json& entry) { return member(entry, "latency").is_object(); });
+                     [](const json& entry) { return member(entry, field::connection::latency).is_object(); });
 }
 
 /// A latency figure in µs as text, "-" when absent or without operations.
 std::string latency_text(const json& latency, std::initializer_list<const char*> keys) {
-  if (number_at(latency, {"count"}).value_or(1) == 0)
+  if (number_at(latency, {field::latency::count}).value_or(1) == 0)
     return "-";
   auto value = number_at(latency, keys);
   return value ? format_micros(*value) : "-";
@@ -126,8 +122,8 @@ std::string latency_text(const json& latency, std::initializer_list<const char*>
 
 /// Mean latency from the count and sum of a latency object.
 std::string mean_latency_text(const json& latency) {
-  auto count = number_at(latency, {"count"});
-  auto sum = number_at(latency, {"sumUs", "sum_us"});
+  auto count = number_at(latency, {field::latency::count});
+  auto sum = number_at(latency, {field::latency::sum_us, legacy_sum_us});
   if (!count || !sum || *count == 0)
     return "-";
   return format_micros(*sum / *count);
@@ -190,122 +186,12 @@ std::optional<socket_address> parse_socket_address(const std::string& text, std:
   return out;
 }
 
-// --- text_table
-
-text_table::text_table(std::vector<std::string> headers, std::vector<align> alignment)
-  : headers_(std::move(headers)), alignment_(std::move(alignment)) {
-  alignment_.resize(headers_.size(), align::left);
-}
-
-void text_table::add_row(std::vector<table_cell> cells) {
-  cells.resize(headers_.size());
-  rows_.push_back(std::move(cells));
-}
-
-void text_table::set_footer(std::vector<table_cell> cells) {
-  cells.resize(headers_.size());
-  footer_ = std::move(cells);
-}
-
-std::string text_table::render(bool color) const {
-  std::vector<std::size_t> widths;
-  for (auto& header : headers_)
-    widths.push_back(display_width(header));
-  auto measure = [&](const std::vector<table_cell>& row) {
-    for (std::size_t i = 0; i < row.size(); ++i)
-      widths[i] = std::max(widths[i], display_width(row[i].text));
-  };
-  for (auto& row : rows_)
-    measure(row);
-  if (footer_)
-    measure(*footer_);
-
-  auto line = [&](const std::vector<table_cell>& row, bool header_row) {
-    std::string out;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      std::string pad(widths[i] - display_width(row[i].text), ' ');
-      auto text = paint(row[i].text, header_row ? std::string{bold} : row[i].color, color);
-      out += alignment_[i] == align::right ? pad + text : text + pad;
-      if (i + 1 < row.size())
-        out += "  ";
-    }
-    while (!out.empty() && out.back() == ' ')
-      out.pop_back();
-    return out + "\n";
-  };
-
-  std::vector<table_cell> header_cells;
-  for (auto& header : headers_)
-    header_cells.push_back({header, {}});
-  std::string out = line(header_cells, true);
-  for (auto& row : rows_)
-    out += line(row, false);
-  if (footer_) {
-    std::size_t total_width = 0;
-    for (auto w : widths)
-      total_width += w;
-    total_width += 2 * (widths.empty() ? 0 : widths.size() - 1);
-    out += std::string(total_width, '-') + "\n";
-    out += line(*footer_, false);
-  }
-  return out;
-}
-
-// --- small formats
-
-std::string format_duration_ms(int64_t ms) {
-  if (ms < 0)
-    return "-";
-  char buffer[32];
-  if (ms < 1000) {
-    std::snprintf(buffer, sizeof buffer, "%lldms", static_cast<long long>(ms));
-  } else if (ms < 60'000) {
-    std::snprintf(buffer, sizeof buffer, "%.1fs", static_cast<double>(ms) / 1000.0);
-  } else if (ms < 3'600'000) {
-    std::snprintf(buffer, sizeof buffer, "%lldm%02llds", static_cast<long long>(ms / 60'000),
-                  static_cast<long long>(ms % 60'000 / 1000));
-  } else if (ms < 86'400'000) {
-    std::snprintf(buffer, sizeof buffer, "%lldh%02lldm", static_cast<long long>(ms / 3'600'000),
-                  static_cast<long long>(ms % 3'600'000 / 60'000));
-  } else {
-    std::snprintf(buffer, sizeof buffer, "%lldd%02lldh", static_cast<long long>(ms / 86'400'000),
-                  static_cast<long long>(ms % 86'400'000 / 3'600'000));
-  }
-  return buffer;
-}
-
-std::string format_micros(uint64_t us) {
-  char buffer[32];
-  if (us < 1000)
-    std::snprintf(buffer, sizeof buffer, "%lluus", static_cast<unsigned long long>(us));
-  else if (us < 1'000'000)
-    std::snprintf(buffer, sizeof buffer, "%.1fms", static_cast<double>(us) / 1e3);
-  else
-    std::snprintf(buffer, sizeof buffer, "%.2fs", static_cast<double>(us) / 1e6);
-  return buffer;
-}
-
-std::string sparkline(const std::vector<uint64_t>& values) {
-  static const char* const levels[] = {"\u2581", "\u2582", "\u2583", "\u2584",
-                                       "\u2585", "\u2586", "\u2587", "\u2588"};
-  if (values.empty())
-    return {};
-  uint64_t top = *std::max_element(values.begin(), values.end());
-  std::string out;
-  for (auto value : values) {
-    // Zero stays on the lowest block so the line keeps its length.
-    std::size_t level = top == 0 ? 0 : static_cast<std::size_t>((value * 7 + top / 2) / top);
-    out += levels[std::min<std::size_t>(level, 7)];
-  }
-  return out;
-}
-
 std::vector<uint64_t> total_connections_of(const json& samples) {
   std::vector<uint64_t> out;
   if (!samples.is_array())
     return out;
   for (auto& sample : samples)
-    out.push_back(number_at(sample, {"totalConnections"}).value_or(0));
+    out.push_back(number_at(sample, {field::sample::total_connections}).value_or(0));
   return out;
 }
 
@@ -317,10 +203,10 @@ std::string render_warnings(const json& warnings, const render_options& options)
   std::string out;
   for (auto& warning : warnings) {
     std::string line = paint("WARN", bold_yellow, options.color) + " "
-                       + paint(string_at(warning, "code"), yellow, options.color) + ": "
-                       + string_at(warning, "message", "");
-    auto value = member(warning, "value");
-    auto threshold = member(warning, "threshold");
+                       + paint(string_at(warning, field::warning::code), yellow, options.color)
+                       + ": " + string_at(warning, field::warning::message, "");
+    auto value = member(warning, field::warning::value);
+    auto threshold = member(warning, field::warning::threshold);
     if (!value.is_null() || !threshold.is_null()) {
       line += " (";
       if (!value.is_null())
@@ -338,24 +224,24 @@ std::string render_warnings(const json& warnings, const render_options& options)
 }
 
 std::string render_stats(const json& reply, const render_options& options) {
-  const json& stats = member(reply, "stats");
-  const json& main_db = member(stats, "mainDb");
-  const json& tenant_dbs = member(stats, "tenantDbs");
-  const json& connections = member(tenant_dbs, "connections");
-  const json& clusters = member(stats, "clusters");
+  const json& stats = member(reply, field::stats_reply::stats);
+  const json& main_db = member(stats, field::stats::main_db);
+  const json& tenant_dbs = member(stats, field::stats::tenant_dbs);
+  const json& connections = member(tenant_dbs, field::tenant_dbs::connections);
+  const json& clusters = member(stats, field::stats::clusters);
   std::ostringstream out;
 
-  out << paint("tenantrt", bold, options.color) << " at " << string_at(reply, "timestamp")
-      << "\n";
-  auto main_state = string_at(main_db, "state");
-  out << "  main database  " << string_at(main_db, "name") << " ("
+  out << paint("tenantrt", bold, options.color) << " at "
+      << string_at(reply, field::stats_reply::timestamp) << "\n";
+  auto main_state = string_at(main_db, field::main_db::state);
+  out << "  main database  " << string_at(main_db, field::main_db::name) << " ("
       << paint(main_state, state_color(main_state), options.color) << ")\n";
-  out << "  tenants        " << number_text(tenant_dbs, {"activeConnections"}) << " active of "
-      << number_text(tenant_dbs, {"maxConnections"}) << ", "
-      << number_text(tenant_dbs, {"registeredTenants"}) << " registered\n";
-  out << "  connections    " << number_text(stats, {"totalConnections"})
+  out << "  tenants        " << number_text(tenant_dbs, {field::tenant_dbs::active_connections})
+      << " active of " << number_text(tenant_dbs, {field::tenant_dbs::max_connections}) << ", "
+      << number_text(tenant_dbs, {field::tenant_dbs::registered_tenants}) << " registered\n";
+  out << "  connections    " << number_text(stats, {field::stats::total_connections})
       << " physical (all clusters)\n";
-  if (auto status = string_at(reply, "status", ""); !status.empty())
+  if (auto status = string_at(reply, field::stats_reply::status, ""); !status.empty())
     out << "  health         " << paint(status, state_color(status), options.color) << "\n";
   out << "\n";
 
@@ -375,31 +261,32 @@ std::string render_stats(const json& reply, const render_options& options) {
   uint64_t uses = 0, inflight = 0, ops = 0, errors = 0;
   std::size_t rows = 0;
   if (connections.is_array()) {
+    namespace key = field::connection;
     for (auto& entry : connections) {
-      auto state = string_at(entry, "state");
-      auto idle = number_at(entry, {"idleMs"});
+      auto state = string_at(entry, key::state);
+      auto idle = number_at(entry, {key::idle_ms});
       std::vector<table_cell> row{
-        {string_at(entry, "tenant"), {}},
+        {string_at(entry, key::tenant), {}},
         {state, state == "active" ? "" : state_color(state)},
         {idle ? format_duration_ms(static_cast<int64_t>(*idle)) : "-", {}},
-        {number_text(entry, {"useCount"}), {}},
-        count_cell(entry, {"inflight"}, ""),
-        {number_text(entry, {"ops"}), {}},
-        count_cell(entry, {"errors"}, red)};
+        {number_text(entry, {key::use_count}), {}},
+        count_cell(entry, {key::inflight}, ""),
+        {number_text(entry, {key::ops}), {}},
+        count_cell(entry, {key::errors}, red)};
       if (latency) {
-        const json& figures = member(entry, "latency");
-        row.push_back({latency_text(figures, {"p50Us", "p50_us"}), {}});
-        row.push_back({latency_text(figures, {"p99Us", "p99_us"}), {}});
-        row.push_back({latency_text(figures, {"maxUs", "max_us"}), {}});
+        const json& figures = member(entry, key::latency);
+        row.push_back({latency_text(figures, {field::latency::p50_us, legacy_p50_us}), {}});
+        row.push_back({latency_text(figures, {field::latency::p99_us, legacy_p99_us}), {}});
+        row.push_back({latency_text(figures, {field::latency::max_us, legacy_max_us}), {}});
         row.push_back({mean_latency_text(figures), {}});
       }
-      row.push_back({string_at(entry, "cluster"), {}});
-      row.push_back({string_at(entry, "database"), {}});
+      row.push_back({string_at(entry, key::cluster), {}});
+      row.push_back({string_at(entry, key::database), {}});
       tenants.add_row(std::move(row));
-      uses += number_at(entry, {"useCount"}).value_or(0);
-      inflight += number_at(entry, {"inflight"}).value_or(0);
-      ops += number_at(entry, {"ops"}).value_or(0);
-      errors += number_at(entry, {"errors"}).value_or(0);
+      uses += number_at(entry, {key::use_count}).value_or(0);
+      inflight += number_at(entry, {key::inflight}).value_or(0);
+      ops += number_at(entry, {key::ops}).value_or(0);
+      errors += number_at(entry, {key::errors}).value_or(0);
       ++rows;
     }
   }
@@ -421,43 +308,44 @@ std::string render_stats(const json& reply, const render_options& options) {
                       "CLOSED", "WAIT TIMEOUTS"},
                      {align::left, align::right, align::right, align::right, align::right,
                       align::right, align::right, align::right, align::right, align::right}};
+    namespace key = field::pool;
     for (auto& [name, pool] : clusters.items()) {
-      auto open = number_at(pool, {"open"});
-      auto max = number_at(pool, {"maxPoolSize"});
+      auto open = number_at(pool, {key::open});
+      auto max = number_at(pool, {key::max_pool_size});
       bool full = open && max && *open >= *max;
       pools.add_row({{name, {}},
                      {open ? std::to_string(*open) : "-", full ? yellow : ""},
-                     {number_text(pool, {"inUse"}), {}},
-                     {number_text(pool, {"idle"}), {}},
-                     count_cell(pool, {"waiters"}, yellow),
-                     {number_text(pool, {"minPoolSize"}), {}},
+                     {number_text(pool, {key::in_use}), {}},
+                     {number_text(pool, {key::idle}), {}},
+                     count_cell(pool, {key::waiters}, yellow),
+                     {number_text(pool, {key::min_pool_size}), {}},
                      {max ? std::to_string(*max) : "-", {}},
-                     {number_text(pool, {"createdTotal"}), {}},
-                     {number_text(pool, {"closedTotal"}), {}},
-                     count_cell(pool, {"waitTimeoutsTotal"}, red)});
+                     {number_text(pool, {key::created_total}), {}},
+                     {number_text(pool, {key::closed_total}), {}},
+                     count_cell(pool, {key::wait_timeouts_total}, red)});
     }
     out << "\n" << pools.render(options.color);
   }
 
-  auto history = total_connections_of(member(reply, "recentMetrics"));
+  auto history = total_connections_of(member(reply, field::stats_reply::recent_metrics));
   if (!history.empty()) {
     auto [low, high] = std::minmax_element(history.begin(), history.end());
     out << "\nconnections  " << sparkline(history) << "  now " << history.back() << ", min "
         << *low << ", max " << *high << " (last " << history.size() << " sample"
         << (history.size() == 1 ? "" : "s") << ")\n";
   }
-  out << "\n" << render_warnings(member(reply, "warnings"), options);
+  out << "\n" << render_warnings(member(reply, field::stats_reply::warnings), options);
   return out.str();
 }
 
 std::string render_health(const json& reply, const render_options& options) {
-  auto status = string_at(reply, "status");
+  auto status = string_at(reply, field::health_reply::status);
   return "health: " + paint(status, state_color(status), options.color) + "\n"
-         + render_warnings(member(reply, "warnings"), options);
+         + render_warnings(member(reply, field::health_reply::warnings), options);
 }
 
 std::string render_history(const json& reply, const render_options& options) {
-  const json& samples = member(reply, "samples");
+  const json& samples = member(reply, field::history_reply::samples);
   if (!samples.is_array() || samples.empty())
     return "no samples yet (one is taken every metrics.sample_interval_ms)\n";
   auto totals = total_connections_of(samples);
@@ -467,9 +355,10 @@ std::string render_history(const json& reply, const render_options& options) {
                    {align::left, align::right, align::right, align::right, align::right,
                     align::right, align::right, align::right, align::right, align::right,
                     align::left}};
+  namespace key = field::sample;
   std::size_t i = 0;
   for (auto& sample : samples) {
-    bool idle_interval = number_at(sample, {"ops"}).value_or(1) == 0;
+    bool idle_interval = number_at(sample, {key::ops}).value_or(1) == 0;
     auto micros = [&](std::initializer_list<const char*> keys) {
       auto value = idle_interval ? std::nullopt : number_at(sample, keys);
       return table_cell{value ? format_micros(*value) : "-", {}};
@@ -481,16 +370,16 @@ std::string render_history(const json& reply, const render_options& options) {
     std::string bar_text;
     for (std::size_t b = 0; b < bar; ++b)
       bar_text += "\u2588";
-    table.add_row({{clock_time(string_at(sample, "timestamp")), {}},
+    table.add_row({{clock_time(string_at(sample, key::timestamp)), {}},
                    {std::to_string(totals[i]), {}},
-                   {number_text(sample, {"activeTenants"}), {}},
-                   {number_text(sample, {"inflight"}), {}},
-                   {number_text(sample, {"ops"}), {}},
-                   count_cell(sample, {"errors"}, red),
-                   micros({"p50Us", "p50_us"}),
-                   micros({"p99Us", "p99_us"}),
-                   count_cell(sample, {"waiters"}, yellow),
-                   count_cell(sample, {"waitTimeouts"}, red),
+                   {number_text(sample, {key::active_tenants}), {}},
+                   {number_text(sample, {key::inflight}), {}},
+                   {number_text(sample, {key::ops}), {}},
+                   count_cell(sample, {key::errors}, red),
+                   micros({key::p50_us, legacy_p50_us}),
+                   micros({key::p99_us, legacy_p99_us}),
+                   count_cell(sample, {key::waiters}, yellow),
+                   count_cell(sample, {key::wait_timeouts}, red),
                    {bar_text, {}}});
     ++i;
   }
@@ -542,7 +431,7 @@ std::string render_reply(const std::string& cmd, const json& reply,
     return out;
   }
   if (cmd == "metrics") {
-    auto text = string_at(reply, "text", "");
+    auto text = string_at(reply, field::metrics_reply::text, "");
     if (!text.empty() && text.back() != '\n')
       text += '\n';
     return text;
@@ -566,7 +455,7 @@ exit_status exit_status_of(const std::string& cmd, const json& reply) {
   const json& ok = member(reply, "ok");
   if (!ok.is_boolean() || !ok.get<bool>())
     return exit_status::failed;
-  if (cmd == "health" && string_at(reply, "status", "") != "ok")
+  if (cmd == "health" && string_at(reply, field::health_reply::status, "") != "ok")
     return exit_status::failed;
   return exit_status::ok;
 }

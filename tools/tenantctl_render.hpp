@@ -1,15 +1,18 @@
 #pragma once
-// What tenantctl prints, apart from the socket: parsing --socket addresses,
-// turning the control socket's reply lines into aligned tables, totals,
-// warnings and a small text chart, and mapping a reply to the exit status
-// scripts and alerting rely on (0 ok, 1 degraded or command error, 2 the
-// daemon cannot be reached). Pure functions of their input, so the unit
-// tests (tests/unit/tools/tenantctl_render_test.cpp) check them without a
-// daemon.
+// What tenantctl prints, apart from the socket: the control socket's replies as text.
+//
+// Parsing --socket addresses, turning the reply lines into aligned tables
+// (tools/tenantctl_table.hpp), totals, warnings and a small text chart, and
+// mapping a reply to the exit status scripts and alerting rely on (0 ok, 1
+// degraded or command error, 2 the daemon cannot be reached). Pure functions
+// of their input, so the unit tests (tests/tools/tenantctl_render_test.cpp)
+// check them without a daemon.
 //
 // Reply fields read here are the control socket's contract (issue 3,
-// "Control socket"); a field that is missing renders as "-" rather than
-// failing, so an older or newer daemon still gets readable output.
+// "Control socket"); the metrics replies' field names (stats, details,
+// history, health, metrics) are those of actors/stats_schema.hpp, the header
+// the daemon writes them with. A field that is missing renders as "-" rather
+// than failing, so an older or newer daemon still gets readable output.
 
 #include <cstdint>
 #include <optional>
@@ -60,49 +63,6 @@ struct render_options {
   /// Width of the history chart's bars, in characters.
   std::size_t chart_width = 40;
 };
-
-/// One cell of a text_table: plain text plus an optional ANSI colour that
-/// is applied after padding, so colour never shifts the columns.
-struct table_cell {
-  std::string text;
-  /// An SGR parameter such as "31" (red) or "1;33"; empty: none.
-  std::string color;
-};
-
-/// Column alignment.
-enum class align { left, right };
-
-/// An aligned plain-text table: a header row, data rows and an optional
-/// footer (totals) separated by a rule.
-class text_table {
-public:
-  /// One column per header; numbers usually right-aligned.
-  text_table(std::vector<std::string> headers, std::vector<align> alignment);
-
-  void add_row(std::vector<table_cell> cells);
-  /// The totals row, printed under a rule.
-  void set_footer(std::vector<table_cell> cells);
-
-  /// The rendered table, one line per row, each ending in '\n'; trailing
-  /// blanks trimmed. color=false drops every cell colour.
-  std::string render(bool color) const;
-
-private:
-  std::vector<std::string> headers_;
-  std::vector<align> alignment_;
-  std::vector<std::vector<table_cell>> rows_;
-  std::optional<std::vector<table_cell>> footer_;
-};
-
-/// "850ms", "12.3s", "4m05s", "2h07m", "3d04h"; "-" for negative values.
-std::string format_duration_ms(int64_t ms);
-
-/// Microseconds for humans: "740us", "1.9ms", "2.31s".
-std::string format_micros(uint64_t us);
-
-/// One character per value, scaled between 0 and the maximum with the
-/// eight Unicode block elements (U+2581..U+2588); empty for no values.
-std::string sparkline(const std::vector<uint64_t>& values);
 
 /// totalConnections of each sample (oldest first), 0 where absent.
 std::vector<uint64_t> total_connections_of(const nlohmann::json& samples);

@@ -1,6 +1,7 @@
 // The one listen-address grammar (config/listen_address.hpp): what it reads,
-// what it refuses. The config loader's own rules on top of it (port 1-65535,
-// a token for non-loopback control addresses) are in config_loader_test.cpp.
+// what it refuses, and the allow_exec default derived from the addresses
+// (exec_allowed). The config loader's own rules on top of it (port 1-65535,
+// a token for non-loopback control addresses) are in config_checks_test.cpp.
 #include "config/listen_address.hpp"
 
 #include <string>
@@ -58,6 +59,23 @@ TEST(ListenAddressTest, RefusesRelativeUnixPathsAndOctalLookingOctets) {
   EXPECT_FALSE(parse_listen_address("127.0.0.01:7070").address.has_value());
   EXPECT_TRUE(parse_listen_address("unix:/" + std::string(106, 's')).address.has_value());
   EXPECT_FALSE(parse_listen_address("unix:/" + std::string(107, 's')).address.has_value());
+}
+
+TEST(ListenAddressTest, AllowExecDefaultsFromTheListenAddresses) {
+  control_config control;
+  control.token = "0123456789abcdef";
+  control.listen = {"127.0.0.1:7070", "unix:/run/t.sock", "localhost:1", "[::1]:2", "127.9.9.9:3"};
+  EXPECT_TRUE(exec_allowed(control));
+  control.listen = {"unix:/run/t.sock"};
+  EXPECT_TRUE(exec_allowed(control));
+  // One address reachable from other hosts turns the default off.
+  for (auto address : {"0.0.0.0:7070", "192.168.1.10:7070", "[::]:7070"}) {
+    control.listen = {"unix:/run/t.sock", address};
+    EXPECT_FALSE(exec_allowed(control)) << address;
+  }
+  // An address that does not parse counts as non-loopback (the safe side).
+  control.listen = {"127.0.0.1:7070", "db.example.net:7070"};
+  EXPECT_FALSE(exec_allowed(control));
 }
 
 } // namespace
