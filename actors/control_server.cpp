@@ -447,8 +447,7 @@ control_services control_services_of(runtime& rt) {
                                       std::function<void(result)> done) {
     return runtime_ptr->try_run_active(tenant, command_json, std::move(done));
   };
-  services.evict_drain_timeout = std::chrono::duration_cast<caf::timespan>(
-    std::chrono::milliseconds{rt.config().shutdown.drain_timeout_ms});
+  services.evict_drain_timeout = ms(rt.config().shutdown.drain_timeout_ms);
   return services;
 }
 
