@@ -98,6 +98,8 @@ ordered_json mode_json(const mode_result& m) {
                            {"cap", optional_json(m.connection_cap)},
                            {"floor", m.connection_floor},
                            {"samples_over_cap", m.samples_over_cap}}},
+          {"tenants", {{"counted", m.counts_tenants},
+                       {"count_failures", m.tenant_count_failures}}},
           {"phases", std::move(phases)},
           {"series", {{"sample_interval_ms", 100},
                       {"samples_columns", {"t_s", "connections", "tenants"}},
@@ -296,6 +298,10 @@ std::string render_table(const run_report& report) {
   for (auto& m : report.modes)
     if (m.figures.error_total() > 0)
       out += "errors " + m.mode + ": " + errors_text(m.figures.errors) + "\n";
+  for (auto& m : report.modes)
+    if (m.tenant_count_failures > 0)
+      out += "tenant count " + m.mode + ": unknown in " + std::to_string(m.tenant_count_failures)
+             + " samples (stats did not answer); an unknown count never counts as reaped\n";
   return out;
 }
 

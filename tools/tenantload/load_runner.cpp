@@ -109,7 +109,8 @@ std::string collection_of(const std::string& mode) {
   return name;
 }
 
-/// Per-phase socket figures from the samples, and the idle-reap timing.
+} // namespace
+
 void summarise_samples(mode_result& result) {
   double sum = 0;
   for (auto& sample : result.samples) {
@@ -131,8 +132,10 @@ void summarise_samples(mode_result& result) {
       pr.tenants_end = sample.tenants;
       phase_sum += sample.connections;
       ++n;
+      // A known zero: a failed count (-1) is not a reaped tenant.
+      bool tenants_gone = !result.counts_tenants || sample.tenants == 0;
       if (pr.idle && last_load_end && !pr.reach_min_ms
-          && sample.connections <= result.connection_floor && sample.tenants <= 0)
+          && sample.connections <= result.connection_floor && tenants_gone)
         pr.reach_min_ms = (sample.t_s - *last_load_end) * 1000.0;
     }
     if (n > 0)
@@ -144,8 +147,6 @@ void summarise_samples(mode_result& result) {
     result.figures.merge(pr.figures);
   }
 }
-
-} // namespace
 
 tenant_picker::tenant_picker(uint32_t tenants, const distribution& dist) :
   tenants_(std::max<uint32_t>(tenants, 1)) {
@@ -228,6 +229,7 @@ std::vector<mode_result> run_together(const scenario& s, const std::vector<lane>
     auto& result = results[l];
     result.mode = lanes[l].mode;
     result.connection_floor = lanes[l].target->connection_floor();
+    result.counts_tenants = lanes[l].target->counts_tenants();
     // Sockets are counted for the whole run: a lane's cap says nothing then.
     if (!interleaved)
       result.connection_cap = lanes[l].target->connection_cap();
@@ -282,8 +284,11 @@ std::vector<mode_result> run_together(const scenario& s, const std::vector<lane>
         auto& rec = *recs[l];
         // Tenants every 100 ms while idle (reaping is what is watched then),
         // every second under load (the query itself costs the runtime work).
-        if (idle || tick % 10 == 1)
+        if (idle || tick % 10 == 1) {
           tenants[l] = lanes[l].target->active_tenants();
+          if (result.counts_tenants && tenants[l] < 0)
+            ++result.tenant_count_failures;
+        }
         result.samples.push_back({seconds_between(mode_start, now), connections, tenants[l]});
         if (result.connection_cap && connections > *result.connection_cap)
           ++result.samples_over_cap;

@@ -55,6 +55,11 @@ struct lane {
   load_target* target = nullptr;
 };
 
+/// Fills result's per-phase socket and tenant figures and the idle phases'
+/// reach_min_ms from result.samples and result.phases (run_together calls
+/// it at the end of a run).
+void summarise_samples(mode_result& result);
+
 /// Runs every phase of s through all lanes at once: each worker sends its
 /// operations to the lanes in turn, so the lanes share the phase's rate and
 /// see the same machine at the same moments (on a noisy shared machine, the

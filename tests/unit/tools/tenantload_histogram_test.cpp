@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <random>
 
 #include "tools/tenantload/latency_histogram.hpp"
@@ -131,6 +132,52 @@ TEST(TenantloadWorkloadTest, CommandsNameTheCollectionFirst) {
   EXPECT_TRUE(update["updates"][0]["upsert"].get<bool>());
   EXPECT_EQ(load_command(operation::insert, "c", 1, 2)["documents"].size(), 1u);
   EXPECT_EQ(load_command(operation::ping, "c", 1, 2).dump(), R"({"ping":1})");
+}
+
+/// A load phase over [0, 1) s, then an idle one over [1, 3] s, sampled every
+/// 100 ms: connections at the floor (2) from 1.5 s, tenants as given.
+mode_result reap_run(bool counts_tenants, const std::function<int64_t(double)>& tenants_at) {
+  mode_result m;
+  m.mode = counts_tenants ? "runtime" : "direct";
+  m.counts_tenants = counts_tenants;
+  m.connection_floor = 2;
+  phase_result load;
+  load.name = "load";
+  load.start_s = 0;
+  load.end_s = 1;
+  phase_result idle;
+  idle.name = "idle";
+  idle.idle = true;
+  idle.start_s = 1;
+  idle.end_s = 3;
+  m.phases = {load, idle};
+  for (int i = 1; i <= 30; ++i) {
+    double t = i / 10.0;
+    m.samples.push_back({t, t < 1.5 ? 8u : 2u, tenants_at(t)});
+  }
+  summarise_samples(m);
+  return m;
+}
+
+TEST(TenantloadSummaryTest, IdleReapNeedsAKnownZeroTenantCount) {
+  // The stats query fails from 1.5 s to 2.5 s (-1), then reads 0: the floor
+  // is reached at 2.5 s, 1.5 s after the load stopped, not at 1.5 s.
+  auto failing = reap_run(true, [](double t) -> int64_t {
+    return t < 1.5 ? 5 : (t < 2.45 ? -1 : 0);
+  });
+  ASSERT_TRUE(failing.phases[1].reach_min_ms.has_value());
+  EXPECT_NEAR(*failing.phases[1].reach_min_ms, 1500, 1e-6);
+  EXPECT_FALSE(failing.phases[0].reach_min_ms.has_value()); // a load phase
+  // Never a known zero: never reached, however flat the sockets.
+  auto unknown = reap_run(true, [](double t) -> int64_t { return t < 1.5 ? 5 : -1; });
+  EXPECT_FALSE(unknown.phases[1].reach_min_ms.has_value());
+  // Tenants left: not reached either.
+  auto left = reap_run(true, [](double) -> int64_t { return 1; });
+  EXPECT_FALSE(left.phases[1].reach_min_ms.has_value());
+  // A mode without tenants goes by its sockets alone.
+  auto sockets = reap_run(false, [](double) -> int64_t { return -1; });
+  ASSERT_TRUE(sockets.phases[1].reach_min_ms.has_value());
+  EXPECT_NEAR(*sockets.phases[1].reach_min_ms, 500, 1e-6);
 }
 
 } // namespace

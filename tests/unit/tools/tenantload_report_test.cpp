@@ -115,6 +115,8 @@ TEST(TenantloadReportTest, JsonCarriesEveryFigure) {
   EXPECT_EQ(m["connections"]["cap"], 10);
   EXPECT_EQ(m["connections"]["floor"], 2);
   EXPECT_EQ(m["rss_kb"]["client_peak"], 20480);
+  EXPECT_EQ(m["tenants"]["counted"], false);
+  EXPECT_EQ(m["tenants"]["count_failures"], 0);
   ASSERT_EQ(m["phases"].size(), 2u);
   EXPECT_EQ(m["phases"][1]["reach_min_ms"], 700);
   EXPECT_TRUE(m["phases"][0]["reach_min_ms"].is_null());
