@@ -41,10 +41,17 @@ struct window_stats {
 };
 
 /// Operations, errors (by code) and latency of a phase or of a whole mode.
+/// What each latency measures: the comment at the top of load_runner.cpp.
 struct op_figures {
   uint64_t ops = 0;
   std::map<std::string, uint64_t> errors;
+  /// Successful operations, from the actual send to the reply.
   latency_histogram latency;
+  /// Successful operations of phases with a rate, from the scheduled send to
+  /// the reply ("corrected" for coordinated omission); empty without a rate.
+  latency_histogram corrected_latency;
+  /// Scheduled sends skipped because the worker was more than 1 s behind.
+  uint64_t skipped_sends = 0;
 
   uint64_t error_total() const;
   void merge(const op_figures& other);
