@@ -325,7 +325,9 @@ def main():
         doubt_inserts = [rid for rid, req in in_doubt if "insert" in req["command"]]
         doubt_stored = sum(1 for rid in doubt_inserts if rid in stored)
 
-        # Sent before the SIGTERM, so answered: shutting_down at the deadline.
+        # In flight in the daemon before the SIGTERM (stats showed it), so it is
+        # answered, however close to the SIGTERM it was sent: shutting_down at
+        # the drain deadline.
         if slow_line.endswith(b"\n"):
             slow_reply = json.loads(slow_line)
             check(slow_reply.get("error", {}).get("code") == "shutting_down",
