@@ -78,7 +78,7 @@ BENCH_TARGETS := tenantload tenantrtd \
 bench: deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DTENANTRT_BENCH=ON
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target $(BENCH_TARGETS)
-	bench/run.sh $(BUILD_DIR)
+	bench/run.sh --strict $(BUILD_DIR)
 
 # Nightly-style, not in CI: SOAK_SECONDS (600) of `steady` through tenantrtd;
 # bench/SOAK.md gets the daemon's RSS and fd slopes, and it fails if they grow.

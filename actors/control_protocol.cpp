@@ -1,11 +1,10 @@
+// The control socket's wire protocol: line splitting, request parsing and reply building.
 #include "actors/control_protocol.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/un.h>
+#include "config/names.hpp"
 
 #include <algorithm>
-#include <charconv>
+#include <string>
 
 namespace tenantrt::control {
 
@@ -17,15 +16,6 @@ namespace {
 // recurse, and MongoDB itself stops at 100 levels of BSON nesting.
 constexpr size_t max_nesting_depth = 128;
 
-// Names quoted back in messages are cut here: the message must stay short
-// whatever the client sent.
-constexpr size_t max_quoted_bytes = 64;
-
-std::string quote_short(std::string_view text) {
-  if (text.size() <= max_quoted_bytes)
-    return "'" + std::string{text} + "'";
-  return "'" + std::string{text.substr(0, max_quoted_bytes)} + "...'";
-}
 
 /// Deepest nesting of objects and arrays, counted outside string literals.
 size_t nesting_depth(std::string_view line) {
@@ -196,7 +186,7 @@ parse_result parse_request(std::string_view line, std::string_view expected_toke
   auto cmd = command_from_string(name);
   if (!cmd)
     return fail(id, protocol_errc::unknown_command,
-                "unknown command " + quote_short(name) + "; known commands: " + known_commands_list());
+                "unknown command " + printable_quoted(name) + "; known commands: " + known_commands_list());
   request req;
   req.id = std::move(id);
   req.cmd = *cmd;

@@ -2,12 +2,14 @@
 // The control socket's wire protocol as pure functions (no CAF, no I/O), so
 // it can be unit-tested and fuzzed on its own: a line splitter that enforces
 // control.max_line_bytes, the parser that turns one request line into a
-// validated request or an error reply, the builders of every reply line, and
-// the parser of control.listen entries.
+// validated request or an error reply, and the builders of every reply line.
+// control.listen entries are read by the one address grammar,
+// config/listen_address.hpp (its names are brought in below).
 //
-// Used by: the control server broker (actors/control_server.hpp), which owns
-// the sockets and forwards validated requests to the registry and metrics
-// actors; later a fuzzer.
+// Used by: the control server broker (actors/control_server.hpp), which
+// splits and parses the lines, and its command handlers
+// (actors/control_commands.hpp), which build the replies; the fuzzer
+// tests/fuzz/control_protocol_fuzz.cpp and tests/actors/control_protocol_test.cpp.
 //
 // Wire format, one JSON object per line in each direction:
 //   request  {"id": <any, optional>, "cmd": "<name>", "token": "...", ...fields}
@@ -18,6 +20,11 @@
 // in the line_too_long / too_many_clients / idle_timeout replies, which
 // answer no request.
 // A reply never contains the token.
+//
+// Namespace tenantrt::control is the protocol's vocabulary (commands,
+// protocol_errc, requests, replies). tenantctl's presentation of the replies
+// (tables, colours, exit statuses) is tools/ business, in tenantrt::ctl
+// (tools/tenantctl_render.hpp).
 
 #include <cstddef>
 #include <cstdint>

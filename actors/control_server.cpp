@@ -1,25 +1,18 @@
+// The control socket's broker: clients, request intake, idle sweep, reload, drain and stop.
 #include "actors/control_server.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
+#include <chrono>
+#include <functional>
 #include <memory>
-#include <optional>
 #include <string>
-#include <type_traits>
-#include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_clock.hpp>
-#include <caf/actor_control_block.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/io/broker.hpp>
 #include <caf/io/middleman.hpp>
@@ -31,270 +24,29 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include "actors/control_commands.hpp"
+#include "actors/control_listeners.hpp"
 #include "actors/control_protocol.hpp"
-#include "runtime/command_document.hpp"
-#include "runtime/tenant_naming.hpp"
+#include "actors/control_server_private.hpp"
+#include "actors/runtime_access.hpp"
+#include "config/config_loader.hpp"
+#include "config/listen_address.hpp"
 #include "runtime/logging.hpp"
+#include "runtime/runtime.hpp"
 
 namespace tenantrt {
+
+const char* control_server_state::name = "control_server";
 
 namespace {
 
 using nlohmann::ordered_json;
-using control::listen_address;
-using connection_handle = caf::io::connection_handle;
-using accept_handle = caf::io::accept_handle;
-
-/// Internal: a config/reload job finished on the executor
-/// (job id, whether it succeeded, JSON text or the failure's message).
-using ctl_job_atom = caf::atom_constant<caf::atom("ctljob")>;
-/// Internal: a reply line rendered on the executor (handle, client serial, line).
-using ctl_line_atom = caf::atom_constant<caf::atom("ctlline")>;
-/// Internal: a config/reload job has been running for request_timeout.
-using ctl_job_timeout_atom = caf::atom_constant<caf::atom("ctljobto")>;
-/// Internal: time to close idle clients (sweep generation).
-using ctl_idle_sweep_atom = caf::atom_constant<caf::atom("ctlidle")>;
 
 /// Bytes asked of each read; a line may span many reads.
 constexpr size_t read_chunk_bytes = 16 * 1024;
 
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (auto& item : items)
-    out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
-
-std::string errno_text(int code) {
-  switch (code) {
-    case EADDRINUSE: return "address already in use";
-    case EADDRNOTAVAIL: return "address not available on this host";
-    case EACCES:
-    case EPERM: return "permission denied";
-    case ENOENT: return "the directory does not exist";
-    case ENOTDIR: return "a component of the path is not a directory";
-    case EROFS: return "read-only file system";
-    default: return std::strerror(code);
-  }
-}
-
-// --- listening sockets, bound before the broker exists so that errors reach
-// the caller of spawn_control_server (a broker's init runs later, on the
-// middleman's thread).
-
-/// A listening socket and, for a unix socket, the identity of its file.
-struct bound_listener {
-  listen_address address;
-  int fd = -1;
-  /// unix: the file created by bind(), removed on exit only if it is still ours.
-  dev_t device = 0;
-  ino_t inode = 0;
-  bool has_file = false;
-};
-
-/// Owns the bound sockets until the broker adopts them, and the unix socket
-/// files until the broker ends (or until an error aborts the spawn).
-class listener_set {
-public:
-  listener_set() = default;
-  listener_set(const listener_set&) = delete;
-  listener_set& operator=(const listener_set&) = delete;
-
-  ~listener_set() {
-    for (auto& l : listeners)
-      if (l.fd >= 0)
-        ::close(l.fd);
-    remove_socket_files();
-  }
-
-  /// Removes the unix socket files that are still the ones bind() created
-  /// (another process may have replaced one since). Idempotent.
-  void remove_socket_files() noexcept {
-    for (auto& l : listeners) {
-      if (!l.has_file)
-        continue;
-      l.has_file = false;
-      struct stat st {};
-      if (::lstat(l.address.path.c_str(), &st) == 0 && st.st_dev == l.device
-          && st.st_ino == l.inode)
-        ::unlink(l.address.path.c_str());
-    }
-  }
-
-  std::vector<bound_listener> listeners;
-};
-
-/// The bound listener or why binding failed.
-struct bind_result {
-  std::optional<bound_listener> listener;
-  std::string error;
-};
-
-bind_result bind_tcp(listen_address address) {
-  bool v6 = address.host.find(':') != std::string::npos;
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  if (v6) {
-    auto* sa = reinterpret_cast<sockaddr_in6*>(&storage);
-    sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons(address.port);
-    ::inet_pton(AF_INET6, address.host.c_str(), &sa->sin6_addr);
-    length = sizeof(sockaddr_in6);
-  } else {
-    auto* sa = reinterpret_cast<sockaddr_in*>(&storage);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons(address.port);
-    ::inet_pton(AF_INET, address.host.c_str(), &sa->sin_addr);
-    length = sizeof(sockaddr_in);
-  }
-  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0)
-    return {std::nullopt, "socket(): " + errno_text(errno)};
-  int on = 1;
-  // A restart must not fail on the previous process's TIME_WAIT sockets.
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-  if (v6)
-    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0
-      || ::listen(fd, SOMAXCONN) != 0) {
-    auto code = errno;
-    ::close(fd);
-    return {std::nullopt, errno_text(code)};
-  }
-  // Report the port the system picked for ":0".
-  sockaddr_storage bound{};
-  socklen_t bound_length = sizeof(bound);
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) == 0)
-    address.port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  bound_listener listener;
-  listener.address = std::move(address);
-  listener.fd = fd;
-  return {std::move(listener), {}};
-}
-
-/// Whether a unix socket file has a live server behind it.
-bool socket_file_in_use(const sockaddr_un& sa) {
-  int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (probe < 0)
-    return false;
-  int rc = ::connect(probe, reinterpret_cast<const sockaddr*>(&sa), sizeof(sa));
-  auto code = errno;
-  ::close(probe);
-  // EAGAIN: a live listener whose backlog is full.
-  return rc == 0 || code == EAGAIN || code == EINPROGRESS;
-}
-
-bind_result bind_unix(listen_address address) {
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::memcpy(sa.sun_path, address.path.c_str(), address.path.size() + 1);
-  struct stat existing {};
-  if (::lstat(address.path.c_str(), &existing) == 0) {
-    if (!S_ISSOCK(existing.st_mode))
-      return {std::nullopt, "the path exists and is not a socket (refusing to replace it)"};
-    if (socket_file_in_use(sa))
-      return {std::nullopt, "address already in use (another process listens on this socket)"};
-    // A stale file left by a process that did not exit cleanly.
-    if (::unlink(address.path.c_str()) != 0 && errno != ENOENT)
-      return {std::nullopt, "cannot remove the stale socket file: " + errno_text(errno)};
-  }
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0)
-    return {std::nullopt, "socket(): " + errno_text(errno)};
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
-    auto code = errno;
-    ::close(fd);
-    return {std::nullopt, errno_text(code)};
-  }
-  // Restrict the file before listen(): until then every connect() is
-  // refused, so no one can slip in through the umask's wider mode.
-  struct stat created {};
-  if (::chmod(address.path.c_str(), S_IRUSR | S_IWUSR) != 0
-      || ::lstat(address.path.c_str(), &created) != 0 || ::listen(fd, SOMAXCONN) != 0) {
-    auto code = errno;
-    ::close(fd);
-    ::unlink(address.path.c_str());
-    return {std::nullopt, errno_text(code)};
-  }
-  bound_listener listener;
-  listener.address = std::move(address);
-  listener.fd = fd;
-  listener.device = created.st_dev;
-  listener.inode = created.st_ino;
-  listener.has_file = true;
-  return {std::move(listener), {}};
-}
-
-// --- the broker
-
-/// One connected client.
-struct control_client {
-  /// Distinguishes this client from a later one on the same handle (CAF's
-  /// connection handles are file descriptors, which the system reuses).
-  uint64_t serial = 0;
-  control::line_splitter splitter{0};
-  /// Reply bytes written but not yet taken by the socket.
-  size_t pending_output = 0;
-  /// The socket took bytes since a reply last found pending_output over the cap.
-  bool took_output = true;
-  /// Requests sent on and not answered yet.
-  size_t inflight = 0;
-  /// When bytes last arrived from the client or its last request in flight
-  /// was answered; the idle timeout counts from here while inflight is 0.
-  caf::actor_clock::time_point last_activity;
-  bool warned_unauthorized = false;
-  /// For logs: the listener's address and the serial.
-  std::string peer;
-};
-
-/// A config/reload job running on the executor.
-struct pending_job {
-  connection_handle hdl;
-  uint64_t serial = 0;
-  std::optional<ordered_json> id;
-  control::command cmd = control::command::config;
-};
-
-struct control_server_state {
-  control_config config;
-  control_hooks hooks;
-  control_server_limits limits;
-  std::shared_ptr<listener_set> listeners;
-  /// The addresses in effect (ports resolved).
-  std::vector<std::string> addresses;
-  std::unordered_map<accept_handle, std::string> listener_names;
-  std::unordered_map<connection_handle, control_client> clients;
-  std::unordered_map<uint64_t, pending_job> jobs;
-  uint64_t next_serial = 0;
-  uint64_t next_job = 0;
-  /// Clients refused with too_many_clients since the start.
-  uint64_t refused_clients = 0;
-  /// An idle sweep is scheduled (with sweep_generation).
-  bool sweep_armed = false;
-  /// Bumped when the timeout changes: a sweep scheduled before is ignored.
-  uint64_t sweep_generation = 0;
-  /// Some listener is not loopback: the token must stay set.
-  bool needs_token = false;
-  /// The daemon is stopping: listeners closed, new requests answered
-  /// shutting_down, requests in flight still get their replies.
-  bool draining = false;
-  /// Asked to exit: quits once no request is in flight (or at a deadline).
-  bool quitting = false;
-  caf::exit_reason quit_reason = caf::exit_reason::user_shutdown;
-
-  ~control_server_state() {
-    // Runs when the broker ends, whatever the reason.
-    if (listeners)
-      listeners->remove_socket_files();
-  }
-
-  static const char* name;
-};
-
-const char* control_server_state::name = "control_server";
-
-using control_broker = caf::stateful_actor<control_server_state, caf::io::broker>;
+// --- the reply path (find_client, send_reply and settle are declared in
+// control_server_private.hpp for the command handlers)
 
 /// A client that stopped reading must not pin its unsent replies: shut the
 /// socket down so CAF's graceful close (which drains first) ends at once.
@@ -304,13 +56,6 @@ void drop_client(control_broker* self, connection_handle hdl) {
     ::shutdown(fd, SHUT_RDWR);
   self->close(hdl);
   self->state.clients.erase(hdl);
-}
-
-control_client* find_client(control_broker* self, connection_handle hdl, uint64_t serial) {
-  auto i = self->state.clients.find(hdl);
-  if (i == self->state.clients.end() || i->second.serial != serial)
-    return nullptr;
-  return &i->second;
 }
 
 /// Writes one reply line to a client that is still there.
@@ -342,11 +87,6 @@ void send_line(control_broker* self, connection_handle hdl, uint64_t serial,
   client->pending_output += line.size();
 }
 
-void send_reply(control_broker* self, connection_handle hdl, uint64_t serial,
-                const ordered_json& reply) {
-  send_line(self, hdl, serial, control::to_line(reply));
-}
-
 void quit_when_settled(control_broker* self);
 
 /// The reply line to a request that was in flight.
@@ -361,239 +101,29 @@ void settle_line(control_broker* self, connection_handle hdl, uint64_t serial,
   quit_when_settled(self);
 }
 
+} // namespace
+
+control_client* find_client(control_broker* self, connection_handle hdl, uint64_t serial) {
+  auto i = self->state.clients.find(hdl);
+  if (i == self->state.clients.end() || i->second.serial != serial)
+    return nullptr;
+  return &i->second;
+}
+
+void send_reply(control_broker* self, connection_handle hdl, uint64_t serial,
+                const ordered_json& reply) {
+  send_line(self, hdl, serial, control::to_line(reply));
+}
+
 /// The reply to a request that was in flight.
 void settle(control_broker* self, connection_handle hdl, uint64_t serial,
             const ordered_json& reply) {
   settle_line(self, hdl, serial, control::to_line(reply));
 }
 
-ordered_json reply_for_error(const std::optional<ordered_json>& id, const caf::error& err) {
-  auto reply = control::error_reply(id, errc_of(err), message_of(err));
-  // command_failed carries the server's reply: scripts want its code.
-  if (auto server_reply = reply_of(err); !server_reply.empty()) {
-    auto parsed = ordered_json::parse(server_reply, nullptr, false);
-    if (!parsed.is_discarded())
-      reply["reply"] = std::move(parsed);
-  }
-  return reply;
-}
+namespace {
 
-/// The reply to a successful exec: the server's reply under "reply".
-ordered_json exec_reply(const std::optional<ordered_json>& id, const std::string& reply_text) {
-  auto reply = ordered_json::parse(reply_text, nullptr, false);
-  if (reply.is_discarded())
-    return control::error_reply(id, errc::internal, "the server's reply is not valid JSON");
-  return control::ok_reply(id, ordered_json{{"reply", std::move(reply)}});
-}
-
-/// The reply to an exec that ran on the fast path, as reply_for_error would
-/// have answered it through the registry.
-ordered_json reply_for_outcome(const std::optional<ordered_json>& id, result& outcome) {
-  if (outcome.code == errc::none)
-    return exec_reply(id, outcome.reply_json);
-  auto reply = control::error_reply(id, outcome.code, outcome.message);
-  if (!outcome.reply_json.empty()) {
-    auto parsed = ordered_json::parse(outcome.reply_json, nullptr, false);
-    if (!parsed.is_discarded())
-      reply["reply"] = std::move(parsed);
-  }
-  return reply;
-}
-
-/// Runs an exec through hooks.run_active; false when the tenant is not active
-/// (then the registry takes it). The reply line is rendered on the executor
-/// thread that ran the command and comes back as a ctl_line_atom message.
-bool run_active(control_broker* self, connection_handle hdl, uint64_t serial,
-                const std::optional<ordered_json>& id, const std::string& tenant,
-                const std::string& command_json) {
-  auto& st = self->state;
-  if (!st.hooks.run_active)
-    return false;
-  // Weak: a command still running must not keep the broker alive after it stopped.
-  caf::weak_actor_ptr me = self->ctrl();
-  return st.hooks.run_active(tenant, command_json, [me, hdl, serial, id](result outcome) {
-    auto line = control::to_line(reply_for_outcome(id, outcome));
-    if (auto strong = me.lock())
-      caf::anon_send(caf::actor_cast<caf::actor>(strong), ctl_line_atom::value, hdl, serial,
-                     std::move(line));
-  });
-}
-
-/// Parses a JSON object produced by another actor; nullopt if it is not one.
-std::optional<ordered_json> parse_object(const std::string& text) {
-  auto parsed = ordered_json::parse(text, nullptr, false);
-  if (parsed.is_discarded() || !parsed.is_object())
-    return std::nullopt;
-  return parsed;
-}
-
-/// Renders an answer into the client's reply line. A big answer (an exec
-/// reply can be 16 MB) is parsed and dumped on the executor: that takes
-/// hundreds of milliseconds, which the I/O thread shared by every broker must
-/// not spend. Its line comes back as a ctl_line_atom message.
-template <class Result, class Render>
-void render_and_settle(control_broker* self, connection_handle hdl, uint64_t serial,
-                       const std::optional<ordered_json>& id, Result& value, Render render) {
-  auto& st = self->state;
-  if constexpr (std::is_same_v<Result, std::string>) {
-    if (value.size() > st.limits.inline_render_max_bytes && st.hooks.run_blocking) {
-      auto text = std::make_shared<std::string>(std::move(value));
-      caf::weak_actor_ptr me = self->ctrl();
-      auto job = [me, hdl, serial, id, text, render] {
-        auto line = control::to_line(render(id, *text));
-        if (auto strong = me.lock())
-          caf::anon_send(caf::actor_cast<caf::actor>(strong), ctl_line_atom::value, hdl, serial,
-                         std::move(line));
-      };
-      if (st.hooks.run_blocking(std::move(job)))
-        return;
-      value = std::move(*text); // Refused: render here after all.
-    }
-  }
-  settle(self, hdl, serial, render(id, value));
-}
-
-/// Sends a request to dest and settles the client's reply from its answer.
-template <class Result, class Handle, class Render, class... Ts>
-void ask(control_broker* self, connection_handle hdl, uint64_t serial,
-         const std::optional<ordered_json>& id, const Handle& dest, const char* what,
-         caf::timespan timeout, Render render, Ts... xs) {
-  if (!dest) {
-    settle(self, hdl, serial,
-           control::error_reply(id, errc::internal, std::string{what} + " is not available"));
-    return;
-  }
-  self->request(dest, timeout, xs...)
-    .then(
-      [=](Result& value) {
-        if (find_client(self, hdl, serial) == nullptr)
-          return; // Gone: rendering would be wasted.
-        render_and_settle(self, hdl, serial, id, value, render);
-      },
-      [=](caf::error& err) { settle(self, hdl, serial, reply_for_error(id, err)); });
-}
-
-/// stats, details, history, health, metrics: the metrics actor's JSON object
-/// becomes the reply's fields.
-template <class... Ts>
-void ask_metrics(control_broker* self, connection_handle hdl, uint64_t serial,
-                 const std::optional<ordered_json>& id, Ts... xs) {
-  auto render = [](const std::optional<ordered_json>& id, const std::string& text) {
-    auto fields = parse_object(text);
-    if (!fields)
-      return control::error_reply(id, errc::internal,
-                                  "the metrics actor's answer is not a JSON object");
-    return control::ok_reply(id, *fields);
-  };
-  ask<std::string>(self, hdl, serial, id, self->state.hooks.metrics, "the metrics actor",
-                   self->state.limits.request_timeout, render, xs...);
-}
-
-/// config and reload: run the hook on the executor; the answer comes back
-/// as a ctl_job_atom message.
-void start_job(control_broker* self, connection_handle hdl, uint64_t serial,
-               const control::request& req) {
-  auto& st = self->state;
-  auto& hook = req.cmd == control::command::config ? st.hooks.config_json : st.hooks.reload;
-  if (!hook || !st.hooks.run_blocking) {
-    settle(self, hdl, serial,
-           control::error_reply(req.id, errc::internal,
-                                std::string{control::to_string(req.cmd)}
-                                  + " is not available on this control socket"));
-    return;
-  }
-  auto job = ++st.next_job;
-  // Weak: a queued job must not keep the broker alive after it stopped.
-  caf::weak_actor_ptr me = self->ctrl();
-  auto run = [me, job, hook] {
-    bool ok = true;
-    std::string text;
-    try {
-      text = hook().dump(-1, ' ', false, ordered_json::error_handler_t::replace);
-    } catch (const std::exception& e) {
-      ok = false;
-      text = e.what();
-    } catch (...) {
-      ok = false;
-      text = "unknown failure";
-    }
-    if (auto strong = me.lock())
-      caf::anon_send(caf::actor_cast<caf::actor>(strong), ctl_job_atom::value, job, ok,
-                     std::move(text));
-  };
-  if (!st.hooks.run_blocking(std::move(run))) {
-    settle(self, hdl, serial,
-           control::error_reply(req.id, errc::overloaded,
-                                "the runtime's executor refused the job; try again later"));
-    return;
-  }
-  st.jobs.emplace(job, pending_job{hdl, serial, req.id, req.cmd});
-  self->delayed_send(self, st.limits.request_timeout, ctl_job_timeout_atom::value, job);
-}
-
-void dispatch(control_broker* self, connection_handle hdl, control_client& client,
-              control::request req) {
-  using control::command;
-  auto serial = client.serial;
-  auto& st = self->state;
-  log().debug("control: {} from {}", control::to_string(req.cmd), client.peer);
-  if (client.inflight >= st.limits.max_inflight_per_client) {
-    send_reply(self, hdl, serial,
-               control::error_reply(req.id, errc::overloaded,
-                                    "too many requests in flight on this connection ("
-                                      + std::to_string(st.limits.max_inflight_per_client)
-                                      + "); wait for replies first"));
-    return;
-  }
-  ++client.inflight;
-  auto& id = req.id;
-  switch (req.cmd) {
-    case command::stats: ask_metrics(self, hdl, serial, id, stats_atom::value); break;
-    case command::details: ask_metrics(self, hdl, serial, id, details_atom::value); break;
-    case command::history: ask_metrics(self, hdl, serial, id, history_atom::value, req.limit); break;
-    case command::health: ask_metrics(self, hdl, serial, id, health_atom::value); break;
-    case command::metrics: ask_metrics(self, hdl, serial, id, prometheus_atom::value); break;
-    case command::cleanup:
-      ask<std::vector<std::string>>(
-        self, hdl, serial, id, st.hooks.registry, "the registry", st.limits.request_timeout,
-        [](const std::optional<ordered_json>& id, const std::vector<std::string>& reaped) {
-          return control::ok_reply(id, ordered_json{{"reaped", reaped.size()}, {"tenants", reaped}});
-        },
-        cleanup_atom::value);
-      break;
-    case command::evict:
-      // A tenant that can never exist is a client mistake, not "not evicted".
-      if (auto problem = tenant_id_problem(req.tenant)) {
-        settle(self, hdl, serial, control::error_reply(id, errc::invalid_tenant_id, *problem));
-        break;
-      }
-      // The registry answers only after draining the tenant: wait that long too.
-      ask<bool>(
-        self, hdl, serial, id, st.hooks.registry, "the registry",
-        st.limits.request_timeout + st.hooks.evict_drain_timeout,
-        [](const std::optional<ordered_json>& id, bool evicted) {
-          return control::ok_reply(id, ordered_json{{"evicted", evicted}});
-        },
-        evict_atom::value, req.tenant, st.hooks.evict_drain_timeout);
-      break;
-    case command::exec: {
-      // ordered_json kept the client's key order: the command name stays first.
-      auto text = command_text(req.command_document);
-      if (!text.text) {
-        settle(self, hdl, serial, control::error_reply(id, errc::bad_command, text.error));
-        break;
-      }
-      if (run_active(self, hdl, serial, id, req.tenant, *text.text))
-        break;
-      ask<std::string>(self, hdl, serial, id, st.hooks.registry, "the registry",
-                       st.limits.request_timeout, exec_reply, run_atom::value, req.tenant,
-                       std::move(*text.text));
-      break;
-    }
-    case command::config:
-    case command::reload: start_job(self, hdl, serial, req); break;
-  }
-}
+// --- requests: parsed, checked, then dispatched (control_commands.cpp)
 
 void handle_line(control_broker* self, connection_handle hdl, uint64_t serial,
                  const std::string& line) {
@@ -763,21 +293,18 @@ void begin_drain(control_broker* self) {
 }
 
 caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set> listeners,
-                             control_config config, control_hooks hooks,
-                             control_server_limits limits) {
+                             control_config config, control_services services,
+                             control_hooks hooks, control_server_limits limits) {
   // No reference to the state here: the handlers below capture by copy.
   self->state.config = std::move(config);
+  self->state.services = std::move(services);
   self->state.hooks = std::move(hooks);
   self->state.limits = limits;
   self->state.listeners = listeners;
-  for (auto& l : listeners->listeners) {
-    // CAF adopts the descriptor: from here on it closes it.
-    auto hdl = self->add_doorman(l.fd);
-    l.fd = -1;
-    auto name = tenantrt::to_string(l.address);
-    self->state.listener_names.emplace(hdl, name);
-    self->state.addresses.push_back(name);
-    self->state.needs_token = self->state.needs_token || !l.address.loopback;
+  for (auto& l : adopt_listeners(*self, *listeners)) {
+    self->state.listener_names.emplace(l.handle, l.name);
+    self->state.addresses.push_back(l.name);
+    self->state.needs_token = self->state.needs_token || !l.loopback;
   }
   log().info("control: listening on {}{}", joined(self->state.addresses),
              exec_allowed(self->state.config)
@@ -875,40 +402,12 @@ caf::behavior control_server(control_broker* self, std::shared_ptr<listener_set>
     [=](const caf::io::connection_passivated_msg&) {},
     [=](const caf::io::acceptor_passivated_msg&) {},
     [=](ctl_job_atom, uint64_t job, bool ok, std::string& text) {
-      auto i = self->state.jobs.find(job);
-      if (i == self->state.jobs.end())
-        return; // Timed out already.
-      auto pending = std::move(i->second);
-      self->state.jobs.erase(i);
-      ordered_json reply;
-      auto fields = ok ? parse_object(text) : std::nullopt;
-      if (ok && !fields)
-        reply = control::error_reply(pending.id, errc::internal,
-                                     "the hook's answer is not a JSON object");
-      else if (!ok && pending.cmd == control::command::reload)
-        reply = control::error_reply(pending.id, control::protocol_errc::reload_failed, text);
-      else if (!ok)
-        reply = control::error_reply(pending.id, errc::internal, text);
-      else if (pending.cmd == control::command::config)
-        reply = control::ok_reply(pending.id, ordered_json{{"config", std::move(*fields)}});
-      else
-        reply = control::ok_reply(pending.id, *fields);
-      settle(self, pending.hdl, pending.serial, reply);
+      finish_job(self, job, ok, text);
     },
     [=](ctl_line_atom, connection_handle hdl, uint64_t serial, const std::string& line) {
       settle_line(self, hdl, serial, line);
     },
-    [=](ctl_job_timeout_atom, uint64_t job) {
-      auto i = self->state.jobs.find(job);
-      if (i == self->state.jobs.end())
-        return;
-      auto pending = std::move(i->second);
-      self->state.jobs.erase(i);
-      settle(self, pending.hdl, pending.serial,
-             control::error_reply(pending.id, errc::timeout,
-                                  std::string{control::to_string(pending.cmd)}
-                                    + " did not finish in time; it may still complete"));
-    },
+    [=](ctl_job_timeout_atom, uint64_t job) { expire_job(self, job); },
     [=](ctl_idle_sweep_atom, uint64_t generation) {
       if (generation == self->state.sweep_generation)
         sweep_idle_clients(self);
@@ -935,31 +434,41 @@ caf::error spawn_error(caf::sec code, std::string message) {
 
 } // namespace
 
+control_services control_services_of(runtime& rt) {
+  control_services services;
+  services.registry = runtime_access::registry(rt);
+  services.metrics = runtime_access::metrics(rt);
+  auto* runtime_ptr = &rt;
+  services.config_json = [runtime_ptr] { return to_json(runtime_ptr->config()); };
+  services.run_blocking = [runtime_ptr](std::function<void()> job) {
+    return runtime_ptr->post_blocking(std::move(job));
+  };
+  services.run_active = [runtime_ptr](const std::string& tenant, const std::string& command_json,
+                                      std::function<void(result)> done) {
+    return runtime_ptr->try_run_active(tenant, command_json, std::move(done));
+  };
+  services.evict_drain_timeout = ms(rt.config().shutdown.drain_timeout_ms);
+  return services;
+}
+
 caf::expected<caf::actor> spawn_control_server(caf::actor_system& system,
-                                               const control_config& cfg, control_hooks hooks,
+                                               const control_config& cfg,
+                                               control_services services, control_hooks hooks,
                                                control_server_limits limits) {
   if (!system.has_middleman())
     return spawn_error(caf::sec::invalid_argument,
                        "the actor system has no io middleman (cfg.load<caf::io::middleman>())");
-  if (cfg.listen.empty())
-    return spawn_error(caf::sec::invalid_argument, "control.listen names no address");
-  auto listeners = std::make_shared<listener_set>();
-  for (size_t index = 0; index < cfg.listen.size(); ++index) {
-    auto where = "control.listen[" + std::to_string(index) + "] \"" + cfg.listen[index] + "\": ";
-    auto parsed = control::parse_listen_address(cfg.listen[index]);
-    if (!parsed.address)
-      return spawn_error(caf::sec::invalid_argument, where + parsed.error);
-    if (!parsed.address->loopback && cfg.token.empty())
-      return spawn_error(caf::sec::invalid_argument,
-                         where + "a non-loopback address needs control.token to be set");
-    auto bound = parsed.address->type == listen_address::kind::tcp
-                   ? bind_tcp(std::move(*parsed.address))
-                   : bind_unix(std::move(*parsed.address));
-    if (!bound.listener)
-      return spawn_error(caf::sec::cannot_open_port, where + bound.error);
-    listeners->listeners.push_back(std::move(*bound.listener));
-  }
-  return system.middleman().spawn_broker(control_server, listeners, cfg, std::move(hooks), limits);
+  auto listeners = bind_listeners(cfg);
+  if (!listeners)
+    return std::move(listeners.error());
+  return system.middleman().spawn_broker(control_server, std::move(*listeners), cfg,
+                                         std::move(services), std::move(hooks), limits);
+}
+
+caf::expected<caf::actor> spawn_control_server(runtime& rt, control_hooks hooks,
+                                               control_server_limits limits) {
+  return spawn_control_server(rt.system(), rt.config().control, control_services_of(rt),
+                              std::move(hooks), limits);
 }
 
 } // namespace tenantrt

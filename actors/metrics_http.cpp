@@ -6,6 +6,8 @@
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
 
+#include "config/listen_address.hpp"
+
 namespace tenantrt {
 
 metrics_http::metrics_http() = default;
@@ -15,10 +17,10 @@ metrics_http::~metrics_http() { stop(); }
 bool metrics_http::serve(const std::string& address,
                          const std::shared_ptr<prometheus::Collectable>& collectable,
                          std::string* error) {
-  auto colon = address.rfind(':');
-  auto host = colon == std::string::npos ? std::string{} : address.substr(0, colon);
-  bool loopback = host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
-  if (!loopback) {
+  // The loader refuses anything else; an embedder's config may skip it.
+  auto parsed = parse_listen_address(address);
+  if (!parsed.address || parsed.address->type != listen_address::kind::tcp
+      || !parsed.address->loopback) {
     *error = "metrics.http_listen '" + address + "' is not a loopback host:port";
     return false;
   }

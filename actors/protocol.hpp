@@ -1,6 +1,7 @@
 #pragma once
 // The actors' protocol in one place: atoms, message types and the typed
-// interfaces of the registry, tenant, relay, metrics and pool maintainer actors.
+// interfaces of the registry, tenant, relay, metrics and pool maintainer
+// actors, and the atoms of the (untyped) control server broker.
 //
 //   facade / CAF service --run(tenant, cmd)--> registry --run(cmd)--> tenant
 //        ^                                        |  ^                  |
@@ -63,6 +64,21 @@ using details_atom = caf::atom_constant<caf::atom("details")>;
 using history_atom = caf::atom_constant<caf::atom("history")>;
 using health_atom = caf::atom_constant<caf::atom("health")>;
 using prometheus_atom = caf::atom_constant<caf::atom("prometheus")>;
+
+// The control server's atoms. The broker is untyped: its messages, and who
+// sends each, are listed in actors/control_server.hpp.
+/// (control_addrs_atom) -> std::vector<std::string>: the addresses the
+/// server listens on, with the port the system picked for "HOST:0".
+using control_addrs_atom = caf::atom_constant<caf::atom("ctladdrs")>;
+/// Internal: a config/reload job finished on the executor
+/// (job id, whether it succeeded, JSON text or the failure's message).
+using ctl_job_atom = caf::atom_constant<caf::atom("ctljob")>;
+/// Internal: a reply line rendered on the executor (handle, client serial, line).
+using ctl_line_atom = caf::atom_constant<caf::atom("ctlline")>;
+/// Internal: a config/reload job has been running for request_timeout.
+using ctl_job_timeout_atom = caf::atom_constant<caf::atom("ctljobto")>;
+/// Internal: time to close idle clients (sweep generation).
+using ctl_idle_sweep_atom = caf::atom_constant<caf::atom("ctlidle")>;
 
 // --- errors
 

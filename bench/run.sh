@@ -3,21 +3,46 @@
 # scenarios in all five tenantload modes (each scenario against its own fresh
 # dev-mongo, its modes one after another in one run so their ratios compare),
 # the microbenchmarks when they are built, then bench/REPORT.md with the
-# figures, the targets (PASS/FAIL), the machine and the date. Plots and the
-# raw JSON reports are written beside it.
+# figures, the targets (PASS/FAIL/N/A), every step's exit status, the machine
+# and the date. Plots and the raw JSON reports are written beside it.
 #
-#   bench/run.sh [BUILD_DIR]        (default: build)
-#   DURATION_SCALE=0.5 bench/run.sh  quicker, noisier
+#   bench/run.sh [--strict] [BUILD_DIR]   (default: build)
+#   DURATION_SCALE=0.5 bench/run.sh        quicker, noisier
+#   BENCH_OUT_DIR=/tmp/b bench/run.sh      report and JSON there, not in bench/
+#
+# Exit status: 1 when a step failed (a tenantload run or a microbenchmark
+# exited non-zero; the other steps still run and the report says which, with
+# its exit status); with --strict (make bench) also when a target is FAIL or
+# N/A (its figures missing) or a microbenchmark was not built. 0 otherwise.
 set -eu
+strict=0
+if [ "${1:-}" = "--strict" ]; then
+  strict=1
+  shift
+fi
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=$(cd "${1:-$source_dir/build}" && pwd)
-out_dir=$source_dir/bench
+out_dir=${BENCH_OUT_DIR:-$source_dir/bench}
+mkdir -p "$out_dir"
+out_dir=$(cd "$out_dir" && pwd)
 scale=${DURATION_SCALE:-1}
 tenantload=$build_dir/tenantload
 [ -x "$tenantload" ] || { echo "bench/run.sh: $tenantload not built (make bench builds it)" >&2; exit 1; }
 
 table=$(mktemp /tmp/tenantload-table.XXXXXX)
-trap 'rm -f "$table"' EXIT
+steps=$(mktemp /tmp/bench-steps.XXXXXX)
+trap 'rm -f "$table" "$steps"' EXIT
+
+# run_step NAME CMD...: runs CMD and records "NAME<TAB>exit status" in
+# $steps. A failed step does not stop the others; the run fails at the end.
+run_step() {
+  step_name=$1
+  shift
+  step_status=0
+  "$@" || step_status=$?
+  printf '%s\t%s\n' "$step_name" "$step_status" >>"$steps"
+  [ "$step_status" -eq 0 ] || echo "bench/run.sh: $step_name failed (exit status $step_status)" >&2
+}
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 # steady also measures the future API (runtime-async); the other scenarios
@@ -30,8 +55,10 @@ modes_of() {
 }
 for scenario in steady burst idle-reap; do
   echo "== tenantload $scenario ($(modes_of $scenario))" >&2
+  rm -f "$out_dir/$scenario.json"
   # shellcheck disable=SC2046 # the modes are words
-  "$tenantload" --scenario "$source_dir/tools/scenarios/$scenario.json" --dev-server $(modes_of $scenario) \
+  run_step "tenantload $scenario" \
+    "$tenantload" --scenario "$source_dir/tools/scenarios/$scenario.json" --dev-server $(modes_of $scenario) \
     --duration-scale "$scale" --report "$out_dir/$scenario.json" --plot "$out_dir/$scenario.svg" \
     >"$table"
   cat "$table"
@@ -46,7 +73,9 @@ pair_scale=$(/usr/bin/python3 -c "print($scale * 0.5)")
 for pair in 1 2 3 4; do
   case $pair in 1|4) first=runtime second=direct ;; *) first=direct second=runtime ;; esac
   echo "== tenantload steady pair $pair ($first, $second)" >&2
-  "$tenantload" --scenario "$source_dir/tools/scenarios/steady.json" --dev-server \
+  rm -f "$out_dir/steady-pair-$pair.json"
+  run_step "tenantload steady pair $pair" \
+    "$tenantload" --scenario "$source_dir/tools/scenarios/steady.json" --dev-server \
     --mode $first --mode $second --duration-scale "$pair_scale" --settle 3 \
     --report "$out_dir/steady-pair-$pair.json" >"$table"
   cat "$table"
@@ -58,29 +87,45 @@ done
 # 2x; CPU cannot be split per mode then, so the CPU target keeps the pairs.
 for run in 1 2 3; do
   echo "== tenantload steady interleaved $run (runtime, direct)" >&2
-  "$tenantload" --scenario "$source_dir/tools/scenarios/steady.json" --dev-server \
+  rm -f "$out_dir/steady-interleaved-$run.json"
+  run_step "tenantload steady interleaved $run" \
+    "$tenantload" --scenario "$source_dir/tools/scenarios/steady.json" --dev-server \
     --mode runtime --mode direct --interleave --duration-scale "$scale" --settle 3 \
     --report "$out_dir/steady-interleaved-$run.json" >"$table"
   cat "$table"
 done
 
-# Microbenchmarks (bench/*.cpp, built with -DTENANTRT_BENCH=ON), if present.
+# Microbenchmarks (bench/*.cpp, built with -DTENANTRT_BENCH=ON): each one
+# built runs; one not built is recorded as such, a failed one with its status.
 rm -f "$out_dir/registry_acquire.json" "$out_dir/idle_tenant_memory.json"
 if [ -x "$build_dir/bench/registry_acquire_bench" ]; then
   echo "== registry_acquire_bench" >&2
-  "$build_dir/bench/registry_acquire_bench" --benchmark_format=json \
-    >"$out_dir/registry_acquire.json" || echo "registry_acquire_bench failed" >&2
+  run_step registry_acquire_bench \
+    "$build_dir/bench/registry_acquire_bench" --benchmark_format=json >"$out_dir/registry_acquire.json"
+else
+  printf 'registry_acquire_bench\tnot built\n' >>"$steps"
 fi
 if [ -x "$build_dir/bench/idle_tenant_memory" ]; then
   echo "== idle_tenant_memory" >&2
-  "$build_dir/bench/idle_tenant_memory" >"$out_dir/idle_tenant_memory.json" \
-    || echo "idle_tenant_memory failed" >&2
+  run_step idle_tenant_memory "$build_dir/bench/idle_tenant_memory" >"$out_dir/idle_tenant_memory.json"
+else
+  printf 'idle_tenant_memory\tnot built\n' >>"$steps"
 fi
 
-/usr/bin/python3 - "$out_dir" "$started" "$load_before" "$scale" <<'EOF'
+report_status=0
+/usr/bin/python3 - "$out_dir" "$started" "$load_before" "$scale" "$steps" "$strict" <<'EOF' || report_status=$?
 import json, os, platform, subprocess, sys
 
-out_dir, started, load_before, scale = sys.argv[1:5]
+out_dir, started, load_before, scale, steps_path, strict = sys.argv[1:7]
+strict = strict == "1"
+# Every step's outcome: "0", another exit status, or "not built".
+steps = []
+with open(steps_path) as f:
+    for line in f:
+        name, _, status = line.rstrip("\n").partition("\t")
+        steps.append((name, status))
+step_status = dict(steps)
+failed_steps = [(n, s) for n, s in steps if s not in ("0", "not built")]
 
 def load(name):
     path = os.path.join(out_dir, name)
@@ -199,8 +244,10 @@ for name in ("runtime", "daemon"):
     target(f"idle-reap ({name}): tenants to 0 and sockets to min_pool_size ({m['connections']['floor']}) "
            f"within idle_timeout_ms + cleanup_interval_ms ({limit} ms) of the load stopping",
            reach is not None and reach <= limit,
-           "not reached" if reach is None else f"reached after {reach:.0f} ms "
-           f"(end of idle: {idle[-1]['connections']['end']} sockets, {idle[-1]['tenants']['end']} tenants)")
+           ("not reached" if reach is None else f"reached after {reach:.0f} ms "
+            f"(end of idle: {idle[-1]['connections']['end']} sockets, {idle[-1]['tenants']['end']} tenants)")
+           + (f"; tenant count unknown in {m['tenants']['count_failures']} samples (never taken as 0)"
+              if m.get("tenants", {}).get("count_failures") else ""))
 
 lines = []
 w = lines.append
@@ -234,12 +281,21 @@ for note in notes:
     w(note)
     w("")
 
+def corrected_p99(m):
+    """p99 from the scheduled send (tenantload's corrected_latency), or '-'."""
+    c = m.get("corrected_latency")
+    return ms(c["p99_us"]) if c and c["count"] else "-"
+
 def mode_table(report):
-    w("| mode | ops | ops/s | errors | p50 | p95 | p99 | max | client CPU/op | daemon CPU/op | conns peak | conns mean | RSS MB (client+daemon) |")
-    w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    w("Latency is from the actual send; *p99 sched.* is from the scheduled send (corrected for "
+      "coordinated omission: a caller's wait behind a stalled operation included); *skipped* "
+      "counts scheduled sends dropped when a worker fell more than 1 s behind.")
+    w("")
+    w("| mode | ops | ops/s | errors | skipped | p50 | p95 | p99 | p99 sched. | max | client CPU/op | daemon CPU/op | conns peak | conns mean | RSS MB (client+daemon) |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for m in report["modes"]:
         if "failure" in m:
-            w(f"| {m['mode']} | failed: {m['failure']} |||||||||||| ")
+            w(f"| {m['mode']} | failed: {m['failure']} |||||||||||||| ")
             continue
         l = m["latency"]
         dcpu = m["cpu"]["daemon_us_per_op"]
@@ -247,19 +303,21 @@ def mode_table(report):
         if m["rss_kb"]["daemon_peak"] is not None:
             rss += f"+{m['rss_kb']['daemon_peak'] / 1024:.0f}"
         errs = str(m["error_total"]) + ("" if not m["error_total"] else " (" + ", ".join(f"{k} {v}" for k, v in m["errors"].items()) + ")")
-        w(f"| {m['mode']} | {m['ops']} | {m['throughput_ops_s']:.0f} | {errs} | {ms(l['p50_us'])} | "
-          f"{ms(l['p95_us'])} | {ms(l['p99_us'])} | {ms(l['max_us'])} | {m['cpu']['client_us_per_op']:.0f} us | "
+        w(f"| {m['mode']} | {m['ops']} | {m['throughput_ops_s']:.0f} | {errs} | {m.get('skipped_sends', '-')} | "
+          f"{ms(l['p50_us'])} | {ms(l['p95_us'])} | {ms(l['p99_us'])} | {corrected_p99(m)} | {ms(l['max_us'])} | "
+          f"{m['cpu']['client_us_per_op']:.0f} us | "
           f"{'-' if dcpu is None else f'{dcpu:.0f} us'} | {m['connections']['peak']} | {m['connections']['mean']:.1f} | {rss} |")
     w("")
-    w("| mode | phase | ops | errors | p50 | p99 | conns peak | conns at end | tenants at end | floor reached after |")
-    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    w("| mode | phase | ops | errors | skipped | p50 | p99 | p99 sched. | conns peak | conns at end | tenants at end | floor reached after |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for m in report["modes"]:
         if "failure" in m:
             continue
         for p in m["phases"]:
             reach = p["reach_min_ms"]
-            w(f"| {m['mode']} | {p['name']} | {p['ops']} | {p['error_total']} | "
+            w(f"| {m['mode']} | {p['name']} | {p['ops']} | {p['error_total']} | {p.get('skipped_sends', '-')} | "
               f"{ms(p['latency']['p50_us']) if p['ops'] else '-'} | {ms(p['latency']['p99_us']) if p['ops'] else '-'} | "
+              f"{corrected_p99(p)} | "
               f"{p['connections']['peak']} | {p['connections']['end']} | "
               f"{'-' if p['tenants']['end'] < 0 else p['tenants']['end']} | "
               f"{'-' if not p['idle'] else ('not reached' if reach is None else f'{reach / 1000:.1f} s')} |")
@@ -269,7 +327,7 @@ for name, report in reports.items():
     w(f"## Scenario `{name}`")
     w("")
     if not report:
-        w("Not run (no report).")
+        w("Not run (no report: see Steps below for its exit status).")
         w("")
         continue
     w(report["description"])
@@ -295,21 +353,38 @@ if interleaved:
       f"--interleave --duration-scale {scale}`), three runs: the fair latency comparison on a noisy "
       "machine. Sockets and CPU are of the whole run there, so they are not shown per mode.")
     w("")
-    w("| run | mode | ops | errors | p50 | p95 | p99 | max |")
-    w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    w("| run | mode | ops | errors | skipped | p50 | p95 | p99 | p99 sched. | max |")
+    w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for n, (a, b) in enumerate(interleaved, 1):
         for m in (a, b):
             l = m["latency"]
-            w(f"| {n} | {m['mode']} | {m['ops']} | {m['error_total']} | {ms(l['p50_us'])} | "
-              f"{ms(l['p95_us'])} | {ms(l['p99_us'])} | {ms(l['max_us'])} |")
+            w(f"| {n} | {m['mode']} | {m['ops']} | {m['error_total']} | {m.get('skipped_sends', '-')} | "
+              f"{ms(l['p50_us'])} | {ms(l['p95_us'])} | {ms(l['p99_us'])} | {corrected_p99(m)} | "
+              f"{ms(l['max_us'])} |")
     w("")
 
 w("## Microbenchmarks")
 w("")
-acq = load("registry_acquire.json")
-mem = load("idle_tenant_memory.json")
-if not acq and not mem:
-    w("Not built in this run (`bench/` microbenchmarks need `-DTENANTRT_BENCH=ON` and their sources).")
+
+def micro(name, json_name):
+    """The benchmark's JSON when it ran and exited 0; else a line saying what happened."""
+    status = step_status.get(name, "not built")
+    if status == "not built":
+        w(f"`{name}`: not built in this run (`bench/` microbenchmarks need `-DTENANTRT_BENCH=ON`).")
+        w("")
+        return None
+    if status != "0":
+        w(f"`{name}`: **failed** (exit status {status}); its figures are not shown.")
+        w("")
+        return None
+    data = load(json_name)
+    if data is None:
+        w(f"`{name}`: exited 0 but wrote no readable JSON.")
+        w("")
+    return data
+
+acq = micro("registry_acquire_bench", "registry_acquire.json")
+mem = micro("idle_tenant_memory", "idle_tenant_memory.json")
 if acq:
     w("`registry_acquire_bench` (Google Benchmark), time per acquire:")
     w("")
@@ -328,6 +403,14 @@ if mem:
     w(json.dumps(mem, indent=1))
     w("```")
     w("")
+w("## Steps")
+w("")
+w("| step | exit status |")
+w("| --- | --- |")
+for name, status in steps:
+    shown = status if status in ("0", "not built") else f"**{status}** (failed)"
+    w(f"| {name} | {shown} |")
+w("")
 w("## Files")
 w("")
 w("`bench/<scenario>.json` (every figure and the 100 ms / 1 s time series), `bench/<scenario>.svg`")
@@ -338,5 +421,20 @@ w("and `bench/idle_tenant_memory.json` when the microbenchmarks ran.")
 with open(os.path.join(out_dir, "REPORT.md"), "w") as f:
     f.write("\n".join(lines) + "\n")
 print("\n".join(f"{r}: {n}: {m}" for n, r, m in targets))
+for name, status in steps:
+    if status == "not built":
+        print(f"N/A: step {name}: not built")
+    elif status != "0":
+        print(f"FAIL: step {name}: exit status {status}")
 print(f"wrote {os.path.join(out_dir, 'REPORT.md')}")
+not_met = [n for n, r, _ in targets if r != "PASS"]
+not_built = [n for n, s in steps if s == "not built"]
+if failed_steps:
+    print(f"bench/run.sh: {len(failed_steps)} step(s) failed: "
+          + ", ".join(f"{n} (exit status {s})" for n, s in failed_steps), file=sys.stderr)
+if strict and (not_met or not_built):
+    print(f"bench/run.sh --strict: {len(not_met)} target(s) FAIL or N/A, {len(not_built)} "
+          "microbenchmark(s) not built", file=sys.stderr)
+sys.exit(1 if failed_steps or (strict and (not_met or not_built)) else 0)
 EOF
+exit "$report_status"

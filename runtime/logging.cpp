@@ -25,4 +25,11 @@ bool set_log_level(const std::string& level_name) {
   return true;
 }
 
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (auto& item : items)
+    out += (out.empty() ? "" : ", ") + item;
+  return out.empty() ? "none" : out;
+}
+
 } // namespace tenantrt

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -16,5 +17,8 @@ spdlog::logger& log();
 /// Sets the level from its name (trace, debug, info, warn, error, critical,
 /// off); returns false and changes nothing for an unknown name.
 bool set_log_level(const std::string& level_name);
+
+/// A list in a log line: "a, b, c"; "none" when it is empty.
+std::string joined(const std::vector<std::string>& items);
 
 } // namespace tenantrt

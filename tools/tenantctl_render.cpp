@@ -1,6 +1,8 @@
 // tenantctl's renderers: each reply as text, and the exit status scripts read.
 #include "tools/tenantctl_render.hpp"
 
+#include "config/listen_address.hpp"
+
 #include <algorithm>
 #include <initializer_list>
 #include <sstream>
@@ -142,48 +144,26 @@ std::string socket_address::to_string() const {
 }
 
 std::optional<socket_address> parse_socket_address(const std::string& text, std::string* error) {
-  auto fail = [&](std::string reason) -> std::optional<socket_address> {
-    if (error)
-      *error = "socket address \"" + text + "\": " + std::move(reason);
-    return std::nullopt;
-  };
-  socket_address out;
-  if (text.rfind("unix:", 0) == 0) {
-    out.kind = socket_address::family::unix_path;
-    out.path = text.substr(5);
-    if (out.path.empty())
-      return fail("no path after unix:");
+  // The daemon's own grammar (config/listen_address.hpp): what it listens on
+  // is what tenantctl connects to.
+  auto parsed = parse_listen_address(text);
+  auto why = parsed.error;
+  if (parsed.address && parsed.address->type == listen_address::kind::tcp
+      && parsed.address->port == 0)
+    why = "needs a port from 1 to 65535 after the last ':'";
+  else if (parsed.address) {
+    socket_address out;
+    out.kind = parsed.address->type == listen_address::kind::unix_socket
+                 ? socket_address::family::unix_path
+                 : socket_address::family::tcp;
+    out.host = parsed.address->host;
+    out.port = parsed.address->port;
+    out.path = parsed.address->path;
     return out;
   }
-  std::string host;
-  std::string port_text;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      return fail("expected [IPv6]:PORT");
-    host = text.substr(1, close - 1);
-    port_text = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string::npos)
-      return fail("expected HOST:PORT or unix:/path");
-    host = text.substr(0, colon);
-    port_text = text.substr(colon + 1);
-    if (host.find(':') != std::string::npos)
-      return fail("write an IPv6 address as [ADDRESS]:PORT");
-  }
-  if (host.empty())
-    return fail("no host before the port");
-  if (port_text.empty() || port_text.size() > 5
-      || !std::all_of(port_text.begin(), port_text.end(),
-                      [](char c) { return c >= '0' && c <= '9'; }))
-    return fail("port must be a number from 1 to 65535");
-  auto port = std::stoul(port_text);
-  if (port < 1 || port > 65535)
-    return fail("port must be a number from 1 to 65535");
-  out.host = host;
-  out.port = static_cast<uint16_t>(port);
-  return out;
+  if (error)
+    *error = "socket address \"" + text + "\" " + why;
+  return std::nullopt;
 }
 
 std::vector<uint64_t> total_connections_of(const json& samples) {

@@ -38,7 +38,7 @@ enum class exit_status : int {
 /// Where the control socket is: "HOST:PORT" or "unix:/path".
 struct socket_address {
   enum class family {
-    /// TCP, host (numeric or a name) and port.
+    /// TCP, a numeric host (localhost read as 127.0.0.1) and port.
     tcp,
     /// A Unix domain socket file.
     unix_path,
@@ -52,8 +52,9 @@ struct socket_address {
   std::string to_string() const;
 };
 
-/// Parses an address as given to --socket or TENANTRT_SOCKET; nullopt with
-/// a reason in *error when it is not usable. "[::1]:7070" is accepted.
+/// Parses an address as given to --socket or TENANTRT_SOCKET by the daemon's
+/// listen-address grammar (config/listen_address.hpp), port 1-65535; nullopt
+/// with a reason in *error when it is not usable. "[::1]:7070" is accepted.
 std::optional<socket_address> parse_socket_address(const std::string& text, std::string* error);
 
 /// How to render.

@@ -47,7 +47,6 @@
 #include "actors/control_server.hpp"
 #include "config/config_loader.hpp"
 #include "runtime/logging.hpp"
-#include "actors/runtime_access.hpp"
 #include "runtime/runtime.hpp"
 
 namespace {
@@ -147,13 +146,6 @@ std::string millis_since(steady::time_point started) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.1f ms", static_cast<double>(us.count()) / 1000.0);
   return buffer;
-}
-
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (auto& item : items)
-    out += (out.empty() ? "" : ", ") + item;
-  return out.empty() ? "none" : out;
 }
 
 /// What SIGHUP and the control command `reload` share: re-read the file,
@@ -344,21 +336,8 @@ int main(int argc, char** argv) {
 
   reloader reload{*rt, options.config_path, options.log_level};
   tenantrt::control_hooks hooks;
-  hooks.registry = tenantrt::runtime_access::registry(*rt);
-  hooks.metrics = tenantrt::runtime_access::metrics(*rt);
-  auto* runtime_ptr = rt.get();
-  hooks.config_json = [runtime_ptr] { return tenantrt::to_json(runtime_ptr->config()); };
   hooks.reload = [&reload] { return reload.reload(); };
-  hooks.run_blocking = [runtime_ptr](std::function<void()> job) {
-    return runtime_ptr->post_blocking(std::move(job));
-  };
-  hooks.run_active = [runtime_ptr](const std::string& tenant, const std::string& command_json,
-                                   std::function<void(tenantrt::result)> done) {
-    return runtime_ptr->try_run_active(tenant, command_json, std::move(done));
-  };
-  hooks.evict_drain_timeout = std::chrono::duration_cast<caf::timespan>(drain_timeout);
-
-  auto spawned = tenantrt::spawn_control_server(rt->system(), config.control, std::move(hooks));
+  auto spawned = tenantrt::spawn_control_server(*rt, std::move(hooks));
   if (!spawned) {
     const auto& context = spawned.error().context();
     std::string reason = context.match_element<std::string>(0)
@@ -386,9 +365,10 @@ int main(int argc, char** argv) {
       break;
     try {
       auto outcome = reload.reload();
+      auto applied = outcome["applied"].get<std::vector<std::string>>();
+      auto needs_restart = outcome["needsRestart"].get<std::vector<std::string>>();
       tenantrt::log().info("SIGHUP: configuration reloaded; applied: {}; needs restart: {}",
-                           joined(outcome["applied"].get<std::vector<std::string>>()),
-                           joined(outcome["needsRestart"].get<std::vector<std::string>>()));
+                           tenantrt::joined(applied), tenantrt::joined(needs_restart));
     } catch (const std::exception& e) {
       tenantrt::log().error("SIGHUP: reload failed: {}", e.what());
     }

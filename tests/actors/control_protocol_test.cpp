@@ -109,7 +109,7 @@ TEST(ControlProtocolTest, UnknownCommandNamesItAndListsTheKnownOnes) {
   auto result = parse_request(R"({"id":"x","cmd":"shutdown"})", "");
   EXPECT_EQ(error_code(result), "unknown_command");
   auto message = error_message(result);
-  EXPECT_NE(message.find("'shutdown'"), std::string::npos);
+  EXPECT_NE(message.find("\"shutdown\""), std::string::npos);
   for (auto cmd : all_commands)
     EXPECT_NE(message.find(std::string{to_string(cmd)}), std::string::npos) << to_string(cmd);
   EXPECT_EQ(result.error_reply.at("id"), "x");
@@ -119,6 +119,14 @@ TEST(ControlProtocolTest, UnknownCommandMessageStaysShort) {
   auto result = parse_request(R"({"cmd":")" + std::string(5000, 'x') + "\"}", "");
   EXPECT_EQ(error_code(result), "unknown_command");
   EXPECT_LT(error_message(result).size(), 400u);
+  EXPECT_NE(error_message(result).find("(5000 bytes)"), std::string::npos) << "the cut shows";
+}
+
+TEST(ControlProtocolTest, UnknownCommandIsQuotedPrintably) {
+  auto result = parse_request("{\"cmd\":\"x\\u0001y\\u00e9\"}", "");
+  EXPECT_EQ(error_code(result), "unknown_command");
+  EXPECT_NE(error_message(result).find(R"("x\x01y\xC3\xA9")"), std::string::npos)
+    << error_message(result);
 }
 
 // --- id echo

@@ -415,19 +415,14 @@ struct ControlServerTest : ::testing::Test {
     return c;
   }
 
-  control_hooks hooks() {
-    control_hooks h;
+  control_services services() {
+    control_services h;
     h.registry = registry;
     h.metrics = metrics;
     h.config_json = [this] {
       if (config_gate)
         config_gate->wait();
       return ordered_json{{"control", {{"listen", {"127.0.0.1:0"}}, {"token", "<redacted>"}}}};
-    };
-    h.reload = [this]() -> ordered_json {
-      if (reload_fails)
-        throw std::runtime_error("config file: registry.max_tenant_connections must be > 0");
-      return ordered_json{{"applied", {"registry.idle_timeout_ms"}}, {"needsRestart", ordered_json::array()}};
     };
     h.run_blocking = [this](std::function<void()> job) { return runner.post(std::move(job)); };
     h.run_active = [this](const std::string& tenant, const std::string& command_json,
@@ -451,10 +446,20 @@ struct ControlServerTest : ::testing::Test {
     return h;
   }
 
+  control_hooks hooks() {
+    control_hooks h;
+    h.reload = [this]() -> ordered_json {
+      if (reload_fails)
+        throw std::runtime_error("config file: registry.max_tenant_connections must be > 0");
+      return ordered_json{{"applied", {"registry.idle_timeout_ms"}}, {"needsRestart", ordered_json::array()}};
+    };
+    return h;
+  }
+
   caf::expected<caf::actor> spawn(const control_config& c, control_server_limits limits = {}) {
     if (!metrics)
       metrics = sys.spawn(stub_metrics, prometheus_bytes);
-    return spawn_control_server(sys, c, hooks(), limits);
+    return spawn_control_server(sys, c, services(), hooks(), limits);
   }
 
   /// Starts the server and learns its addresses.

@@ -76,6 +76,22 @@ wait_for_log() {
   done
 }
 
+# poll_json EXPR CMD...: runs CMD (stdout to $work/last.out) every 50 ms
+# until it exits 0 and EXPR (Python, as in check) holds for its JSON output;
+# bounded: 10 s.
+poll_json() {
+  expr=$1
+  shift
+  i=0
+  until "$@" >"$work/last.out" 2>"$work/last.err" &&
+    $py -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' \
+      "$work/last.out" "$expr" 2>/dev/null; do
+    i=$((i + 1))
+    [ $i -le 200 ] || fail "no $expr within 10 s from $*: $(head -c 2000 "$work/last.out")"
+    sleep 0.05
+  done
+}
+
 # start_daemon CONFIG LOG SOCKET [ARGS...]: starts tenantrtd, waits until
 # tenantctl reaches it (bounded: 10 s).
 start_daemon() {
@@ -167,8 +183,8 @@ grep -q "P99" "$work/last.out" || fail "details without latency columns"
 wait_for_log "$work/daemon.log" "details:"
 
 step "history, health, metrics, config"
-sleep 0.5 # a few samples at 200 ms
-expect_rc 0 "$ctl" --socket "$tcp" --json history
+# A sample every 200 ms: wait for two.
+poll_json 'len(r["samples"]) >= 2' "$ctl" --socket "$tcp" --json history
 check "$work/last.out" 'len(r["samples"]) >= 2 and "totalConnections" in r["samples"][-1]'
 expect_rc 0 "$ctl" --socket "$tcp" --json history --limit 2
 check "$work/last.out" 'len(r["samples"]) == 2'
@@ -223,7 +239,9 @@ for n in 1 2 3 4 5 6; do
     >/dev/null 2>&1; do :; done) &
   loaders="$loaders $!"
 done
-sleep 1
+# Most loaders' inserts in flight (each holds 300 ms at the server), so some
+# still are at the SIGTERM.
+poll_json 'r["stats"]["tenantDbs"]["inflight"] >= 3' "$ctl" --socket "$tcp" --json stats
 [ "$(established_to "$port")" -ge 1 ] || fail "no connection to dev-mongo under load"
 before=$(date +%s%N)
 stop_daemon

@@ -498,15 +498,18 @@ TEST(TenantGateRace, CloseRacingAnIdleCloseThatReopensStaysClosed) {
     ASSERT_TRUE(gate.try_enter());
     gate.leave(result{}, tp{std::chrono::microseconds{100}}); // used at 100
     std::atomic<int> ready{0};
+    // Both spin to the barrier, yielding: on a loaded 2-core machine (or
+    // under TSan) a pure spin burns whole time slices waiting for a thread
+    // that is not running, and 5,000 trials then outlast the test timeout.
     std::thread idle{[&] {
       ++ready;
-      while (ready.load() < 2) {
-      }
+      while (ready.load() < 2)
+        std::this_thread::yield();
       gate.try_close_idle(tp{std::chrono::microseconds{50}}); // looked at 50: reopens
     }};
     ++ready;
-    while (ready.load() < 2) {
-    }
+    while (ready.load() < 2)
+      std::this_thread::yield();
     gate.close();
     idle.join();
     if (!gate.closed() || gate.try_enter())

@@ -2,8 +2,10 @@
 # make soak: SOAK_SECONDS (default 600) of the `steady` scenario through a
 # tenantrtd's control socket, sampling the daemon's RSS and open file
 # descriptors every SOAK_SAMPLE_S seconds. Writes bench/SOAK.md with the
-# least-squares slopes (after a warm-up) and fails if either grows: a leak
-# shows as a slope, not as a single high reading.
+# least-squares slopes (after a warm-up) and fails if either grows (a leak
+# shows as a slope, not as a single high reading), if tenantload ran no
+# operation, or if any operation failed: flat figures of a daemon that
+# served nothing, or only errors, prove nothing.
 #
 #   soak.sh BUILD_DIR
 # Environment: SOAK_SECONDS, SOAK_SAMPLE_S (5), SOAK_WARMUP_S (60),
@@ -100,6 +102,10 @@ modes = load.get("modes", [])
 mode = modes[0] if modes else {}
 ops = mode.get("ops", "?")
 errors = mode.get("error_total", mode.get("failure", "?"))
+# The load itself: at least one operation, and none failed (a mode that
+# could not run has "failure" and no counts).
+ops_ok = "failure" not in mode and isinstance(ops, int) and ops >= 1
+errors_ok = "failure" not in mode and errors == 0
 rss_slope, fd_slope = slope("rss_kib"), slope("fds")
 rss_first, rss_last = steady[0]["rss_kib"], steady[-1]["rss_kib"]
 minutes = max((steady[-1]["elapsed_s"] - steady[0]["elapsed_s"]) / 60.0, 1e-9)
@@ -113,7 +119,9 @@ with open(report_path, "w") as out:
               f"{os.cpu_count()} cores, {platform.platform()}, load average "
               f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
     out.write(f"- command: `make soak` (SOAK_SECONDS={seconds}, warm-up {warmup} s excluded)\n")
-    out.write(f"- operations through the daemon: {ops}, errors: {errors}\n")
+    out.write(f"- operations through the daemon: {ops} (at least 1: {'yes' if ops_ok else 'NO'}), "
+              f"errors: {errors} (none: {'yes' if errors_ok else 'NO'})"
+              + (f" {mode['errors']}" if mode.get("errors") else "") + "\n")
     out.write(f"- samples: {len(rows)} ({len(steady)} after warm-up)\n\n")
     out.write("| | after warm-up | at the end | slope (least squares) | flat? |\n|---|---|---|---|---|\n")
     out.write(f"| RSS | {rss_first} KiB | {rss_last} KiB | {rss_slope:+.1f} KiB/min | "
@@ -124,5 +132,11 @@ with open(report_path, "w") as out:
     out.write("\n".join(f"{r['elapsed_s']},{r['rss_kib']},{r['fds']}" for r in rows))
     out.write("\n```\n")
 print(open(report_path).read())
-sys.exit(0 if rss_ok and fd_ok else 1)
+for ok, why in ((rss_ok, f"RSS grows {rss_slope:+.1f} KiB/min"),
+                (fd_ok, f"open descriptors grow {fd_slope:+.3f}/min"),
+                (ops_ok, f"no operation ran ({mode.get('failure', ops)})"),
+                (errors_ok, f"{errors} operations failed")):
+    if not ok:
+        print("soak: FAIL: " + why, file=sys.stderr)
+sys.exit(0 if rss_ok and fd_ok and ops_ok and errors_ok else 1)
 EOF

@@ -47,6 +47,8 @@ ordered_json phase_json(const phase_result& p, bool interleaved) {
           {"error_total", p.figures.error_total()},
           {"throughput_ops_s", seconds > 0 ? static_cast<double>(p.figures.ops) / seconds : 0.0},
           {"latency", latency_json(p.figures.latency)},
+          {"corrected_latency", latency_json(p.figures.corrected_latency)},
+          {"skipped_sends", p.figures.skipped_sends},
           {"client_cpu_s", p.client_cpu_s},
           {"client_cpu_us_per_op", cpu_per_op},
           {"connections", {{"peak", p.connections_peak},
@@ -86,6 +88,8 @@ ordered_json mode_json(const mode_result& m) {
           {"error_total", m.figures.error_total()},
           {"throughput_ops_s", m.throughput()},
           {"latency", latency_json(m.figures.latency)},
+          {"corrected_latency", latency_json(m.figures.corrected_latency)},
+          {"skipped_sends", m.figures.skipped_sends},
           {"cpu", {{"client_s", m.client_cpu_s},
                    {"client_us_per_op",
                     interleaved ? ordered_json(nullptr) : ordered_json(m.client_cpu_us_per_op())},
@@ -98,6 +102,8 @@ ordered_json mode_json(const mode_result& m) {
                            {"cap", optional_json(m.connection_cap)},
                            {"floor", m.connection_floor},
                            {"samples_over_cap", m.samples_over_cap}}},
+          {"tenants", {{"counted", m.counts_tenants},
+                       {"count_failures", m.tenant_count_failures}}},
           {"phases", std::move(phases)},
           {"series", {{"sample_interval_ms", 100},
                       {"samples_columns", {"t_s", "connections", "tenants"}},
@@ -181,6 +187,8 @@ void op_figures::merge(const op_figures& other) {
   for (auto& [code, n] : other.errors)
     errors[code] += n;
   latency.merge(other.latency);
+  corrected_latency.merge(other.corrected_latency);
+  skipped_sends += other.skipped_sends;
 }
 
 double mode_result::client_cpu_us_per_op() const {
@@ -240,9 +248,10 @@ ordered_json to_json(const run_report& report) {
 
 std::string render_table(const run_report& report) {
   std::string out = "scenario " + report.scenario + " against " + report.server + "\n\n";
-  std::vector<std::vector<std::string>> rows{{"MODE", "OPS", "OPS/S", "ERRORS", "P50", "P95",
-                                              "P99", "MAX", "CPU/OP", "DAEMON CPU/OP",
-                                              "CONNS PEAK", "MEAN", "RSS MB"}};
+  std::vector<std::vector<std::string>> rows{{"MODE", "OPS", "OPS/S", "ERRORS", "SKIPPED", "P50",
+                                              "P95", "P99", "MAX", "CORR P50", "CORR P99",
+                                              "CPU/OP", "DAEMON CPU/OP", "CONNS PEAK", "MEAN",
+                                              "RSS MB"}};
   for (auto& m : report.modes) {
     if (!m.failure.empty()) {
       rows.push_back({m.mode, "failed"});
@@ -255,10 +264,13 @@ std::string render_table(const run_report& report) {
     std::string rss = fixed(static_cast<double>(m.client_rss_peak_kb) / 1024.0, 0);
     if (m.daemon_rss_peak_kb)
       rss += "+" + fixed(static_cast<double>(*m.daemon_rss_peak_kb) / 1024.0, 0);
+    auto& c = m.figures.corrected_latency;
     rows.push_back({m.mode, std::to_string(m.figures.ops), fixed(m.throughput(), 0),
-                    std::to_string(m.figures.error_total()), human_latency(h.quantile_ns(0.5)),
+                    std::to_string(m.figures.error_total()),
+                    std::to_string(m.figures.skipped_sends), human_latency(h.quantile_ns(0.5)),
                     human_latency(h.quantile_ns(0.95)), human_latency(h.quantile_ns(0.99)),
-                    human_latency(h.max_ns()),
+                    human_latency(h.max_ns()), c.count() ? human_latency(c.quantile_ns(0.5)) : "-",
+                    c.count() ? human_latency(c.quantile_ns(0.99)) : "-",
                     m.interleaved_with.empty() ? fixed(m.client_cpu_us_per_op(), 0) + "us" : "-",
                     daemon_cpu, std::to_string(m.connections_peak), fixed(m.connections_mean, 1),
                     rss});
@@ -267,26 +279,30 @@ std::string render_table(const run_report& report) {
   for (auto& m : report.modes)
     if (!m.failure.empty())
       out += "mode " + m.mode + " failed: " + m.failure + "\n";
+  out += "P50..MAX: from the actual send; CORR: from the scheduled send (corrected for "
+         "coordinated omission); SKIPPED: scheduled sends dropped more than 1 s behind\n";
   if (std::any_of(report.modes.begin(), report.modes.end(),
                   [](const mode_result& m) { return !m.interleaved_with.empty(); }))
     out += "interleaved: the modes ran at once, operations alternating; sockets and RSS are of "
            "the whole run, CPU per op is not separable\n";
   out += "\n";
   std::vector<std::vector<std::string>> phase_rows{
-    {"MODE", "PHASE", "OPS", "OPS/S", "ERRORS", "P50", "P99", "CONNS PEAK", "END", "TENANTS END",
-     "FLOOR REACHED"}};
+    {"MODE", "PHASE", "OPS", "OPS/S", "ERRORS", "SKIPPED", "P50", "P99", "CORR P99", "CONNS PEAK",
+     "END", "TENANTS END", "FLOOR REACHED"}};
   for (auto& m : report.modes) {
     if (!m.failure.empty())
       continue;
     for (auto& p : m.phases) {
       double seconds = p.end_s - p.start_s;
       auto& h = p.figures.latency;
+      auto& c = p.figures.corrected_latency;
       phase_rows.push_back(
         {m.mode, p.name, std::to_string(p.figures.ops),
          fixed(seconds > 0 ? static_cast<double>(p.figures.ops) / seconds : 0, 0),
-         std::to_string(p.figures.error_total()),
+         std::to_string(p.figures.error_total()), std::to_string(p.figures.skipped_sends),
          h.count() ? human_latency(h.quantile_ns(0.5)) : "-",
-         h.count() ? human_latency(h.quantile_ns(0.99)) : "-", std::to_string(p.connections_peak),
+         h.count() ? human_latency(h.quantile_ns(0.99)) : "-",
+         c.count() ? human_latency(c.quantile_ns(0.99)) : "-", std::to_string(p.connections_peak),
          std::to_string(p.connections_end), p.tenants_end < 0 ? "-" : std::to_string(p.tenants_end),
          p.reach_min_ms ? "after " + fixed(*p.reach_min_ms / 1000.0, 1) + "s"
                         : (p.idle ? "no" : "-")});
@@ -296,6 +312,10 @@ std::string render_table(const run_report& report) {
   for (auto& m : report.modes)
     if (m.figures.error_total() > 0)
       out += "errors " + m.mode + ": " + errors_text(m.figures.errors) + "\n";
+  for (auto& m : report.modes)
+    if (m.tenant_count_failures > 0)
+      out += "tenant count " + m.mode + ": unknown in " + std::to_string(m.tenant_count_failures)
+             + " samples (stats did not answer); an unknown count never counts as reaped\n";
   return out;
 }
 

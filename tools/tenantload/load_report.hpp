@@ -22,7 +22,9 @@ struct connection_sample {
   double t_s = 0;
   /// Established TCP connections to the server port (whole host).
   uint32_t connections = 0;
-  /// Active tenants (runtime / daemon modes), -1 when not known.
+  /// Active tenants (runtime / daemon modes), -1 when not known: the mode
+  /// has none, or its count could not be read (see
+  /// mode_result::tenant_count_failures).
   int64_t tenants = -1;
 };
 
@@ -39,10 +41,17 @@ struct window_stats {
 };
 
 /// Operations, errors (by code) and latency of a phase or of a whole mode.
+/// What each latency measures: the comment at the top of load_runner.cpp.
 struct op_figures {
   uint64_t ops = 0;
   std::map<std::string, uint64_t> errors;
+  /// Successful operations, from the actual send to the reply.
   latency_histogram latency;
+  /// Successful operations of phases with a rate, from the scheduled send to
+  /// the reply ("corrected" for coordinated omission); empty without a rate.
+  latency_histogram corrected_latency;
+  /// Scheduled sends skipped because the worker was more than 1 s behind.
+  uint64_t skipped_sends = 0;
 
   uint64_t error_total() const;
   void merge(const op_figures& other);
@@ -61,7 +70,8 @@ struct phase_result {
   int64_t tenants_peak = -1;
   int64_t tenants_end = -1;
   /// Idle phase after load: ms from the load stopping to the first sample
-  /// with connections <= the mode's minimum (and tenants at 0 when known).
+  /// with connections <= the mode's minimum and, in a mode that counts
+  /// tenants, a tenant count read as 0 (an unknown count is not 0).
   std::optional<double> reach_min_ms;
   /// Client CPU seconds spent during the phase.
   double client_cpu_s = 0;
@@ -90,6 +100,11 @@ struct mode_result {
   uint32_t connection_floor = 0;
   /// Samples the cap was exceeded in.
   uint64_t samples_over_cap = 0;
+  /// The mode has tenants to count (load_target::counts_tenants).
+  bool counts_tenants = false;
+  /// Samples whose tenant count could not be read, in a mode that counts
+  /// them (each carries tenants = -1).
+  uint64_t tenant_count_failures = 0;
   /// Modes that ran at the same time, operations alternating
   /// (run_together): then sockets, client CPU and RSS are of the whole run.
   std::vector<std::string> interleaved_with;

@@ -1,3 +1,33 @@
+// What tenantload's latency figures measure.
+//
+// A phase with a rate is an open loop. Worker w of n has its slots at
+// phase start + (w / n + k) * interval, interval = n / rate, k = 0, 1, ...
+// up to the phase end; it sends slot k's operation at the slot, or as soon
+// as its previous operation (and think_ms) ended when that is later. Each
+// successful operation is timed twice:
+//   latency ("latency" in the JSON, P50..MAX in the table): from the actual
+//     send to the reply. This is the service time of one call. It is what
+//     these columns always meant, and it hides coordinated omission: when
+//     one operation stalls, the worker's next sends go out late, and the
+//     time their callers would have waited is in no figure.
+//   corrected latency ("corrected_latency", CORR P50 / CORR P99): from the
+//     slot, the intended send, to the reply: what a caller arriving on
+//     schedule would see, its wait behind a stalled operation included (the
+//     "corrected" latency of wrk2 / HdrHistogram). Equal to latency while
+//     the worker keeps its schedule; never less.
+// Phases without a rate are a closed loop: no slot, no corrected latency
+// (its histogram stays empty for them; latency is recorded as above).
+// Errors are counted by code and timed by neither histogram.
+//
+// The backlog drop. A worker that finds itself more than 1 s (max_backlog)
+// behind its next slot does not send the missed slots back to back (a
+// burst that would measure its own catch-up): it skips them and its
+// schedule restarts at now. The skipped slots are counted (skipped_sends,
+// SKIPPED), never sent, and timed by neither histogram; so behind a stall
+// longer than ~1 s the corrected latency is a lower bound: it has the
+// operations sent late (up to ~1 s plus one interval late) but not the
+// skipped callers, who would have waited longer still, and the offered
+// load fell short of the rate by the skipped count.
 #include "tools/tenantload/load_runner.hpp"
 
 #include <sys/resource.h>
@@ -89,17 +119,24 @@ struct recorder {
   uint64_t window_ops = 0;
   uint64_t window_errors = 0;
 
-  void record(uint64_t latency_ns, const std::string& error) {
+  void record(const op_timing& timing, const std::string& error) {
     std::lock_guard<std::mutex> guard{mutex};
     if (error.empty()) {
       ++phase.ops;
-      phase.latency.record(latency_ns);
-      window.record(latency_ns);
+      phase.latency.record(timing.service_ns);
+      if (timing.corrected_ns)
+        phase.corrected_latency.record(*timing.corrected_ns);
+      window.record(timing.service_ns);
       ++window_ops;
     } else {
       ++phase.errors[error];
       ++window_errors;
     }
+  }
+
+  void skip(uint64_t n) {
+    std::lock_guard<std::mutex> guard{mutex};
+    phase.skipped_sends += n;
   }
 };
 
@@ -109,7 +146,61 @@ std::string collection_of(const std::string& mode) {
   return name;
 }
 
-/// Per-phase socket figures from the samples, and the idle-reap timing.
+/// Nanoseconds of a duration, as the histograms take them.
+uint64_t to_ns(clock_type::duration d) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+}
+
+} // namespace
+
+worker_clock steady_worker_clock() {
+  return {[] { return clock_type::now(); },
+          [](clock_type::time_point t) {
+            std::this_thread::sleep_until(t); // pacing the load, not synchronization
+          }};
+}
+
+uint64_t run_paced(const send_schedule& schedule, const worker_clock& clock,
+                   const paced_worker& worker) {
+  uint64_t sent = 0;
+  auto due = schedule.first;
+  for (;;) {
+    std::optional<clock_type::time_point> intended;
+    if (schedule.interval) {
+      if (due >= schedule.end)
+        break;
+      clock.sleep_until(due);
+      intended = due;
+      due += *schedule.interval;
+      // Far behind (a stall): skip the missed slots instead of bursting.
+      auto now = clock.now();
+      if (now - due > schedule.max_backlog) {
+        // The slots in [due, min(now, end)) are never sent.
+        auto missed = std::min(now, schedule.end) - due;
+        auto n = static_cast<uint64_t>((missed + *schedule.interval - clock_type::duration{1})
+                                       / *schedule.interval);
+        if (n > 0 && worker.skipped)
+          worker.skipped(n);
+        due = now;
+      }
+    } else if (clock.now() >= schedule.end) {
+      break;
+    }
+    auto t0 = clock.now();
+    auto error = worker.send();
+    auto t1 = clock.now();
+    ++sent;
+    op_timing timing;
+    timing.service_ns = to_ns(t1 - t0);
+    if (intended)
+      timing.corrected_ns = to_ns(t1 - *intended);
+    worker.record(timing, error);
+    if (schedule.think > clock_type::duration::zero())
+      clock.sleep_until(clock.now() + schedule.think);
+  }
+  return sent;
+}
+
 void summarise_samples(mode_result& result) {
   double sum = 0;
   for (auto& sample : result.samples) {
@@ -131,8 +222,10 @@ void summarise_samples(mode_result& result) {
       pr.tenants_end = sample.tenants;
       phase_sum += sample.connections;
       ++n;
+      // A known zero: a failed count (-1) is not a reaped tenant.
+      bool tenants_gone = !result.counts_tenants || sample.tenants == 0;
       if (pr.idle && last_load_end && !pr.reach_min_ms
-          && sample.connections <= result.connection_floor && sample.tenants <= 0)
+          && sample.connections <= result.connection_floor && tenants_gone)
         pr.reach_min_ms = (sample.t_s - *last_load_end) * 1000.0;
     }
     if (n > 0)
@@ -144,8 +237,6 @@ void summarise_samples(mode_result& result) {
     result.figures.merge(pr.figures);
   }
 }
-
-} // namespace
 
 tenant_picker::tenant_picker(uint32_t tenants, const distribution& dist) :
   tenants_(std::max<uint32_t>(tenants, 1)) {
@@ -228,6 +319,7 @@ std::vector<mode_result> run_together(const scenario& s, const std::vector<lane>
     auto& result = results[l];
     result.mode = lanes[l].mode;
     result.connection_floor = lanes[l].target->connection_floor();
+    result.counts_tenants = lanes[l].target->counts_tenants();
     // Sockets are counted for the whole run: a lane's cap says nothing then.
     if (!interleaved)
       result.connection_cap = lanes[l].target->connection_cap();
@@ -282,8 +374,11 @@ std::vector<mode_result> run_together(const scenario& s, const std::vector<lane>
         auto& rec = *recs[l];
         // Tenants every 100 ms while idle (reaping is what is watched then),
         // every second under load (the query itself costs the runtime work).
-        if (idle || tick % 10 == 1)
+        if (idle || tick % 10 == 1) {
           tenants[l] = lanes[l].target->active_tenants();
+          if (result.counts_tenants && tenants[l] < 0)
+            ++result.tenant_count_failures;
+        }
         result.samples.push_back({seconds_between(mode_start, now), connections, tenants[l]});
         if (result.connection_cap && connections > *result.connection_cap)
           ++result.samples_over_cap;
@@ -351,47 +446,43 @@ std::vector<mode_result> run_together(const scenario& s, const std::vector<lane>
             try {
               sessions.push_back(lanes[l].target->open_session());
             } catch (const std::exception&) {
-              recs[l]->record(0, "session_open_failed");
+              recs[l]->record(op_timing{}, "session_open_failed");
               return;
             }
           }
           // Open-loop pacing: each worker sends at rate/concurrency, its
           // start offset spread so the workers do not fire together.
-          std::optional<clock_type::duration> interval;
+          send_schedule schedule;
+          schedule.end = phase_end;
           if (ph.rate > 0)
-            interval = std::chrono::duration_cast<clock_type::duration>(
+            schedule.interval = std::chrono::duration_cast<clock_type::duration>(
               std::chrono::duration<double>(ph.concurrency / ph.rate));
-          auto next = phase_start + (interval ? *interval * w / ph.concurrency
-                                              : clock_type::duration::zero());
+          schedule.first = phase_start;
+          if (schedule.interval)
+            schedule.first += *schedule.interval * w / ph.concurrency;
+          schedule.think = std::chrono::duration_cast<clock_type::duration>(
+            std::chrono::duration<double, std::milli>(ph.think_ms));
           // Lanes take turns, each worker starting at its own: at any moment
           // as many operations go to each lane, so all see the same machine.
+          // A skipped slot takes its lane's turn too.
           size_t turn = w;
-          for (;;) {
-            if (interval) {
-              if (next >= phase_end)
-                break;
-              std::this_thread::sleep_until(next); // pacing the load, not synchronization
-              next += *interval;
-              // Far behind (a stall): drop the backlog instead of bursting.
-              auto now = clock_type::now();
-              if (now - next > std::chrono::seconds{1})
-                next = now;
-            } else if (clock_type::now() >= phase_end) {
-              break;
-            }
-            size_t l = turn++ % lanes.size();
+          size_t l = 0;
+          paced_worker worker;
+          worker.send = [&] {
+            l = turn++ % lanes.size();
             auto tenant = s.tenant_prefix + std::to_string(picker.pick(rng));
             auto op = pick_operation(ph.mix, rng);
             auto cmd = load_command(op, collections[l], rng() % 64, ++sequence);
-            auto t0 = clock_type::now();
-            auto error = sessions[l]->run(tenant, cmd);
-            auto t1 = clock_type::now();
-            recs[l]->record(static_cast<uint64_t>(
-                              std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()),
-                            error);
-            if (ph.think_ms > 0)
-              std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(ph.think_ms));
-          }
+            return sessions[l]->run(tenant, cmd);
+          };
+          worker.record = [&](const op_timing& timing, const std::string& error) {
+            recs[l]->record(timing, error);
+          };
+          worker.skipped = [&](uint64_t n) {
+            for (uint64_t i = 0; i < n; ++i)
+              recs[turn++ % lanes.size()]->skip(1);
+          };
+          run_paced(schedule, steady_worker_clock(), worker);
         });
       for (auto& t : workers)
         t.join();

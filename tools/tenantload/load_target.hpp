@@ -39,7 +39,10 @@ public:
   virtual ~load_target() = default;
   /// A new worker channel; throws std::runtime_error when it cannot open.
   virtual std::unique_ptr<target_session> open_session() = 0;
-  /// Active tenants right now (runtime, daemon); -1 when the mode has none.
+  /// Whether the mode has tenants to count (runtime, daemon).
+  virtual bool counts_tenants() const { return false; }
+  /// Active tenants right now; -1 when the mode has none (counts_tenants()
+  /// false) or the count could not be read this time.
   virtual int64_t active_tenants() { return -1; }
   /// The process doing the work when it is not tenantload (tenantrtd).
   virtual std::optional<pid_t> worker_process() const { return std::nullopt; }

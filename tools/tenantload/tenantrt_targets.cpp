@@ -62,6 +62,7 @@ public:
   std::unique_ptr<target_session> open_session() override {
     return std::make_unique<session>(rt_, async_);
   }
+  bool counts_tenants() const override { return true; }
   int64_t active_tenants() override {
     try {
       return static_cast<int64_t>(rt_.stats(std::chrono::seconds{2}).registry.active_tenants);
@@ -230,6 +231,7 @@ public:
     return std::make_unique<session>(address_, options_.token);
   }
 
+  bool counts_tenants() const override { return true; }
   int64_t active_tenants() override {
     std::lock_guard<std::mutex> guard{status_mutex_};
     if (!status_)

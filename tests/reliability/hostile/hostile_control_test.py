@@ -222,6 +222,10 @@ def scenario_fuzz(stack):
 # --- big lines
 
 
+# How much the daemon's VmRSS may grow while it reads 10 MB lines (see below).
+BIG_LINE_RSS_BOUND_MB = 4
+
+
 def scenario_big_line(stack):
     stack.start_daemon(stack.base_config())
     rss_before = stack.rss_kb()
@@ -259,7 +263,16 @@ def scenario_big_line(stack):
     other.close()
     growth = rss_growth_mb(stack, rss_before)
     peak = (rss_peak - rss_before) / 1024.0
-    check(growth < 64 and peak < 64, "VmRSS grew by %.1f MB (peak %.1f MB)" % (growth, peak))
+    # Lines are capped at 64 KiB: the daemon holds a few such buffers, never a
+    # line. Measured: 0.2 MB growth in a Release build, 1.5 MB under ASan
+    # (shadow and allocator bookkeeping; its quarantine hardly matters, as
+    # little is freed here: the same with make test-asan's 8 MB and the
+    # default 256 MB). A daemon made to keep the 10 MB line reached 15-16 MB
+    # above its start at the sampled peak, Release and ASan alike (and ended
+    # 23-25 MB above in Release): the bound lies well between.
+    check(growth < BIG_LINE_RSS_BOUND_MB and peak < BIG_LINE_RSS_BOUND_MB,
+          "VmRSS grew by %.1f MB (peak %.1f MB) for 10 MB lines capped at 64 KiB; at most %d MB "
+          "expected" % (growth, peak, BIG_LINE_RSS_BOUND_MB))
     return {"line_mb": 10, "served_meanwhile": served_meanwhile,
             "rss_growth_mb": round(growth, 1), "rss_peak_growth_mb": round(peak, 1)}
 

@@ -26,9 +26,13 @@ mode_result sample_mode(const std::string& name, uint32_t connections, uint64_t 
   load.name = "load";
   load.start_s = 0;
   load.end_s = 2;
-  for (int i = 0; i < 100; ++i)
+  for (int i = 0; i < 100; ++i) {
     load.figures.latency.record(latency_us * 1000);
+    // Scheduled sends went out late by up to 99 us: the corrected latency.
+    load.figures.corrected_latency.record((latency_us + static_cast<uint64_t>(i)) * 1000);
+  }
   load.figures.ops = 100;
+  load.figures.skipped_sends = 3;
   load.figures.errors["pool_wait_timeout"] = 2;
   phase_result idle;
   idle.name = "idle";
@@ -109,12 +113,22 @@ TEST(TenantloadReportTest, JsonCarriesEveryFigure) {
   EXPECT_DOUBLE_EQ(m["throughput_ops_s"].get<double>(), 50);
   for (const char* key : {"p50_us", "p95_us", "p99_us", "max_us", "mean_us"})
     EXPECT_NEAR(m["latency"][key].get<double>(), 300, 300.0 / 32) << key;
+  // Both latencies side by side, the corrected one from the scheduled send.
+  EXPECT_NEAR(m["corrected_latency"]["p50_us"].get<double>(), 350, 350.0 / 32);
+  EXPECT_NEAR(m["corrected_latency"]["p99_us"].get<double>(), 399, 399.0 / 32);
+  EXPECT_EQ(m["corrected_latency"]["count"], 100);
+  EXPECT_EQ(m["skipped_sends"], 3);
+  EXPECT_EQ(m["phases"][0]["skipped_sends"], 3);
+  EXPECT_NEAR(m["phases"][0]["corrected_latency"]["p99_us"].get<double>(), 399, 399.0 / 32);
+  EXPECT_EQ(m["phases"][1]["corrected_latency"]["count"], 0);
   EXPECT_DOUBLE_EQ(m["cpu"]["client_us_per_op"].get<double>(), 5000);
   EXPECT_TRUE(m["cpu"]["daemon_s"].is_null());
   EXPECT_EQ(m["connections"]["peak"], 10);
   EXPECT_EQ(m["connections"]["cap"], 10);
   EXPECT_EQ(m["connections"]["floor"], 2);
   EXPECT_EQ(m["rss_kb"]["client_peak"], 20480);
+  EXPECT_EQ(m["tenants"]["counted"], false);
+  EXPECT_EQ(m["tenants"]["count_failures"], 0);
   ASSERT_EQ(m["phases"].size(), 2u);
   EXPECT_EQ(m["phases"][1]["reach_min_ms"], 700);
   EXPECT_TRUE(m["phases"][0]["reach_min_ms"].is_null());
@@ -163,6 +177,12 @@ TEST(TenantloadReportTest, TableNamesEveryModeAndPhase) {
   EXPECT_NE(table.find("mode daemon failed: tenantrtd not found"), std::string::npos) << table;
   EXPECT_NE(table.find("after 0.7s"), std::string::npos) << table;
   EXPECT_NE(table.find("errors runtime: pool_wait_timeout 2"), std::string::npos) << table;
+  // The corrected columns beside the old ones, and the skipped sends.
+  std::regex header{R"(MODE +OPS +OPS/S +ERRORS +SKIPPED +P50 +P95 +P99 +MAX +CORR P50 +CORR P99 )"};
+  EXPECT_TRUE(std::regex_search(table, header)) << table;
+  std::regex runtime_row{R"(\nruntime +100 +50 +2 +3 +30\dus +30\dus +30\dus +300us +3[45]\dus +(39\d|40\d)us )"};
+  EXPECT_TRUE(std::regex_search(table, runtime_row)) << table;
+  EXPECT_NE(table.find("CORR: from the scheduled send"), std::string::npos) << table;
 }
 
 } // namespace

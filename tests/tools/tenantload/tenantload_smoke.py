@@ -69,8 +69,15 @@ with tempfile.TemporaryDirectory(prefix="tenantload-smoke.") as tmp:
         check(m["connections"]["peak"] > 0, f"{name}: no connection measured")
         check(m["latency"]["p50_us"] > 0, f"{name}: no latency")
         check(m["cpu"]["client_us_per_op"] > 0, f"{name}: no client CPU")
-        check(len(m["series"]["samples"]) >= 20, f"{name}: {len(m['series']['samples'])} samples")
-        check(len(m["series"]["windows"]) >= 3, f"{name}: {len(m['series']['windows'])} windows")
+        # The series exist and cover the run. Not the sampler's rate: its
+        # 100 ms thread runs beside the load, and on a loaded 2-core machine
+        # it was starved to 14 samples (and 1 window of 10) in 5 s.
+        samples = m["series"]["samples"]
+        check(len(samples) >= 5, f"{name}: {len(samples)} samples")
+        check(len(samples) >= 2 and samples[-1][0] - samples[0][0] >= 3.0,
+              f"{name}: samples span {samples[-1][0] - samples[0][0] if samples else 0:.1f} s"
+              " of a 5 s run")
+        check(len(m["series"]["windows"]) >= 1, f"{name}: {len(m['series']['windows'])} windows")
         check([p["name"] for p in m["phases"]] == ["load", "idle"], f"{name}: phases")
         if name in ("runtime", "runtime-async", "daemon"):
             check(m["connections"]["cap"] == 4, f"{name}: cap {m['connections']['cap']}")
