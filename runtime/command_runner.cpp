@@ -138,7 +138,7 @@ enum class network_failure {
 /// run_on_pool. pool names the connection's pool in messages and scrubs its
 /// password from them; settings are a copy taken for this command
 /// (apply_settings() may run meanwhile).
-result execute(client_lease& lease, const std::string& database, const parsed_command& command,
+result send_on_client(client_lease& lease, const std::string& database, const parsed_command& command,
                const cluster_pool& pool, const pool_settings& settings,
                network_failure& failure) {
   failure = network_failure::none;
@@ -254,7 +254,7 @@ result run_on_client(client_lease& lease, const std::string& database,
   }
   auto settings = owner->settings(); // a copy: apply_settings() may run meanwhile
   network_failure failure;
-  outcome = execute(lease, database, command, *owner, settings, failure);
+  outcome = send_on_client(lease, database, command, *owner, settings, failure);
   discard_after_error(lease, outcome);
   return outcome;
 }
@@ -279,7 +279,7 @@ result run_on_pool(cluster_pool& pool, const std::string& database,
   auto settings = pool.settings(); // a copy: apply_settings() may run meanwhile
   bool reused = checkout_outcome.lease.reused();
   network_failure failure;
-  outcome = execute(checkout_outcome.lease, database, command, pool, settings, failure);
+  outcome = send_on_client(checkout_outcome.lease, database, command, pool, settings, failure);
   discard_after_error(checkout_outcome.lease, outcome);
   if (outcome.code != errc::server_unreachable)
     return outcome;
@@ -301,7 +301,7 @@ result run_on_pool(cluster_pool& pool, const std::string& database,
   if (retry_checkout.code != errc::none)
     return outcome;
   bool retry_reused = retry_checkout.lease.reused();
-  outcome = execute(retry_checkout.lease, database, command, pool, settings, failure);
+  outcome = send_on_client(retry_checkout.lease, database, command, pool, settings, failure);
   discard_after_error(retry_checkout.lease, outcome);
   if (outcome.code == errc::server_unreachable && retry_reused)
     pool.clear();

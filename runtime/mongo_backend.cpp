@@ -96,7 +96,7 @@ struct mongo_backend::shared_state {
   }
 
   /// Runs command_json on database of entry's pool on the calling thread.
-  static result run_command(pool_entry& entry, const std::string& who,
+  static result run_timed(pool_entry& entry, const std::string& who,
                                      const std::string& database, const std::string& command_json,
                                      std::chrono::steady_clock::time_point submitted) {
     auto outcome = run_on_pool(entry.pool, database, command_json);
@@ -106,7 +106,7 @@ struct mongo_backend::shared_state {
     return outcome;
   }
 
-  /// run_command on the caller's thread unless the backend is shut down.
+  /// run_timed on the caller's thread unless the backend is shut down.
   result run_inline(const entry_ptr& entry, const std::string& who,
                              const std::string& database, const std::string& command_json) {
     auto submitted = std::chrono::steady_clock::now();
@@ -116,7 +116,7 @@ struct mongo_backend::shared_state {
       outcome.message = who + ": the backend is shut down";
       return outcome;
     }
-    return run_command(*entry, who, database, command_json, submitted);
+    return run_timed(*entry, who, database, command_json, submitted);
   }
 
   /// Runs command_json on database of entry's pool on the executor. Failure
@@ -139,7 +139,7 @@ struct mongo_backend::shared_state {
     auto shared_done = std::make_shared<completion>(std::move(done));
     bool posted = executor->try_post(
       [entry, who, database, command = std::move(command_json), shared_done, submitted] {
-        (*shared_done)(run_command(*entry, who, database, command, submitted));
+        (*shared_done)(run_timed(*entry, who, database, command, submitted));
       });
     if (posted)
       return;
