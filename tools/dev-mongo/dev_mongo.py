@@ -25,6 +25,24 @@ serverStatus shows it as ``devMongo.latencyMs``. Connection attempts seen
 It prints one line ``dev-mongo listening on HOST:PORT`` on stdout, logs to
 stderr, and serves until SIGTERM/SIGINT (exit status 0).
 
+Sessions are checked as mongod checks them, so a client or proxy that a real
+server would refuse is refused here too (codes and texts from mongod's
+sources, see docs/testing.md "dev-mongo's session rules"):
+
+- a cursor remembers the ``lsid`` of the command that opened it; a
+  ``getMore`` from another session gets 50738, one without an ``lsid`` for a
+  cursor opened in a session 50737, one in a session for a cursor opened
+  without one 50736 (``getmore_cmd.cpp`` validateLSID; the cursor stays
+  open), and one naming another namespace 13;
+- a ``killCursors`` from another session than the cursor's gets 13
+  (Unauthorized, "Cursor session id (...) is not the same as the operation
+  context's session id (...)"), as from an authenticated mongod (Atlas); a
+  mongod without authentication would kill it;
+- a command whose body repeats a top-level field (two ``lsid`` keys, as
+  mongo-c-driver 1.23 sends when the body has its own) gets 40413 "BSON
+  field '<command>.<field>' is a duplicate field" (``idl_parser.cpp``);
+- ``txnNumber`` gets 20 (IllegalOperation): this is a standalone.
+
 Not a database: no auth, no transactions, no replication, no durability; a
 global lock serialises every command (a few thousand operations per second).
 """
@@ -40,6 +58,7 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 
 import bson
 from bson.int64 import Int64
@@ -68,6 +87,16 @@ mockupdb.OP_MSG_FLAGS["exhaustAllowed"] = 1 << 16
 mockupdb._ALL_OP_MSG_FLAGS = functools.reduce(
     operator.or_, mockupdb.OP_MSG_FLAGS.values())
 _MORE_TO_COME = mockupdb.OP_MSG_FLAGS["moreToCome"]
+_OP_MSG = 2013
+
+# The size of a BSON value of each fixed-size type, for scanning a document's
+# top-level keys without decoding it.
+_FIXED_SIZE = {1: 8, 6: 0, 7: 12, 8: 1, 9: 8, 10: 0, 16: 4, 17: 8, 18: 8,
+               19: 16, 127: 0, 255: 0}
+# Types whose value starts with its own int32 size (documents, arrays, code
+# with scope) and types that are an int32 length plus that many bytes.
+_SIZED = {3, 4, 15}
+_STRING_LIKE = {2, 13, 14}
 
 CODE_NAMES = {
     1: "InternalError", 2: "BadValue", 6: "HostUnreachable",
@@ -107,6 +136,100 @@ class CommandError(Exception):
 
 class _Hangup(Exception):
     """Close this connection without replying."""
+
+
+def top_level_duplicates(data, start=0):
+    """Keys that occur more than once at the top level of the BSON document
+    starting at data[start] (first occurrence order). Values are skipped,
+    not decoded; a malformed document gives what was read so far (the
+    decoder reports it)."""
+    seen, dups = set(), []
+    try:
+        end = start + int.from_bytes(data[start:start + 4], "little") - 1
+        pos = start + 4
+        while pos < end:
+            kind = data[pos]
+            key_end = data.index(b"\x00", pos + 1)
+            key = data[pos + 1:key_end]
+            pos = key_end + 1
+            if key in seen and key not in dups:
+                dups.append(key)
+            seen.add(key)
+            if kind in _FIXED_SIZE:
+                pos += _FIXED_SIZE[kind]
+            elif kind in _SIZED:
+                pos += int.from_bytes(data[pos:pos + 4], "little")
+            elif kind in _STRING_LIKE:
+                pos += 4 + int.from_bytes(data[pos:pos + 4], "little")
+            elif kind == 5:  # binary: length, subtype, bytes
+                pos += 5 + int.from_bytes(data[pos:pos + 4], "little")
+            elif kind == 11:  # regex: two C strings
+                pos = data.index(b"\x00", data.index(b"\x00", pos) + 1) + 1
+            elif kind == 12:  # DBPointer: string, ObjectId
+                pos += 4 + int.from_bytes(data[pos:pos + 4], "little") + 12
+            else:
+                break
+    except (ValueError, IndexError):
+        pass
+    return [k.decode("utf-8", "replace") for k in dups]
+
+
+def op_msg_body_duplicates(msg):
+    """Duplicate top-level keys of an OP_MSG's body (kind-0 section); msg is
+    the message without its 16-byte header."""
+    pos = 4  # flagBits
+    while pos < len(msg):
+        kind = msg[pos]
+        if kind == 0:
+            return top_level_duplicates(msg, pos + 1)
+        if kind != 1:
+            return []
+        pos += 1 + int.from_bytes(msg[pos + 1:pos + 5], "little")
+    return []
+
+
+def receive_request(sock, server):
+    """mockupdb.mock_server_receive_request, keeping what the decoded
+    request loses: the body's duplicate top-level keys (a dict holds one)."""
+    header = mockupdb.mock_server_receive(sock, 16)
+    length = int.from_bytes(header[:4], "little", signed=True)
+    request_id = int.from_bytes(header[4:8], "little", signed=True)
+    opcode = int.from_bytes(header[12:16], "little", signed=True)
+    if length < 16 or length > MAX_MESSAGE_SIZE:
+        raise ValueError("message length %d out of range" % length)
+    msg = mockupdb.mock_server_receive(sock, length - 16)
+    if opcode not in mockupdb.OPCODES:
+        raise NotImplementedError("opcode %d" % opcode)
+    request = mockupdb.OPCODES[opcode].unpack(msg, sock, server, request_id)
+    request.duplicate_fields = (op_msg_body_duplicates(msg)
+                                if opcode == _OP_MSG else [])
+    return request
+
+
+def session_text(lsid):
+    """A session id as mongod prints one in errors: "<uuid> - <uid> -  - "
+    (uid: SHA-256 of the user names, here of none), or "none"."""
+    raw = session_id(lsid)
+    if raw is None:
+        return "none"
+    try:
+        text = str(uuid.UUID(bytes=raw))
+    except ValueError:
+        text = raw.hex()
+    return "%s - %s -  - " % (text, _NO_USER_DIGEST)
+
+
+# base64 of SHA-256(""), the uid of a session without an authenticated user.
+_NO_USER_DIGEST = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+
+
+def session_id(lsid):
+    """The comparable part of an lsid (its id's 16 bytes), or None. The
+    decoder gives a UUID for binary subtype 4 and bytes otherwise."""
+    if not isinstance(lsid, dict) or "id" not in lsid:
+        return None
+    value = lsid["id"]
+    return value.bytes if isinstance(value, uuid.UUID) else bytes(value)
 
 
 def error_doc(code, errmsg, **extra):
@@ -170,13 +293,16 @@ class _Connection:
 
 
 class _Cursor:
-    __slots__ = ("ns", "docs", "pos", "last_used")
+    __slots__ = ("ns", "docs", "pos", "last_used", "lsid")
 
-    def __init__(self, ns, docs, pos):
+    def __init__(self, ns, docs, pos, lsid):
         self.ns = ns
         self.docs = docs
         self.pos = pos
         self.last_used = time.monotonic()
+        # The opening command's lsid (None without one): getMore and
+        # killCursors must come from the same session.
+        self.lsid = lsid
 
 
 class _FailPoint:
@@ -433,8 +559,7 @@ class DevMongo(mockupdb.MockupDB):
         try:
             while not self._stopped:
                 try:
-                    request = mockupdb.mock_server_receive_request(
-                        conn.sock, self)
+                    request = receive_request(conn.sock, self)
                 except OSError:
                     break  # closed by the client, by stop() or by a hangup
                 except Exception as exc:
@@ -601,6 +726,10 @@ class DevMongo(mockupdb.MockupDB):
             self._count_op("command")
             return self._send(request, error_doc(
                 59, "no such command: '%s'" % name))
+        refusal = self._session_refusal(request, name, doc)
+        if refusal:
+            self._count_op("command")
+            return self._send(request, refusal)
         try:
             reply = handler(request.namespace, doc)
         except Exception as exc:
@@ -615,6 +744,19 @@ class DevMongo(mockupdb.MockupDB):
         if write_concern_error is not None and reply.get("ok"):
             reply["writeConcernError"] = write_concern_error
         return self._send(request, reply)
+
+    @staticmethod
+    def _session_refusal(request, name, doc):
+        """What mongod refuses before it runs a command: a repeated
+        top-level field, a transaction number on a standalone."""
+        duplicates = getattr(request, "duplicate_fields", None)
+        if duplicates:
+            return error_doc(40413, "BSON field '%s.%s' is a duplicate field"
+                             % (name, duplicates[0]))
+        if "txnNumber" in doc:
+            return error_doc(20, "Transaction numbers are only allowed on a"
+                             " replica set member or mongos")
+        return None
 
     # -- helpers ----------------------------------------------------------
 
@@ -632,7 +774,7 @@ class DevMongo(mockupdb.MockupDB):
     def _collection_exists(self, db, coll):
         return coll in self._store[db].list_collection_names()
 
-    def _open_cursor(self, ns, docs, batch_size, single_batch=False):
+    def _open_cursor(self, ns, docs, batch_size, lsid, single_batch=False):
         """Cursor reply; id 0 unless documents remain beyond the batch."""
         if batch_size is None or batch_size < 0 or single_batch:
             first, cursor_id = docs, 0
@@ -644,7 +786,8 @@ class DevMongo(mockupdb.MockupDB):
                     self._reap_cursors()
                     self._next_cursor_id += 1
                     cursor_id = self._next_cursor_id
-                    self._cursors[cursor_id] = _Cursor(ns, docs, batch_size)
+                    self._cursors[cursor_id] = _Cursor(
+                        ns, docs, batch_size, session_id(lsid))
         return {"cursor": {"firstBatch": first, "id": Int64(cursor_id),
                            "ns": ns}, "ok": 1.0}
 
@@ -819,7 +962,8 @@ class DevMongo(mockupdb.MockupDB):
                 kwargs["collation"] = doc["collation"]
             docs = list(coll.find(filter_, projection, skip=skip, limit=limit,
                                   sort=_sort_list(doc.get("sort")), **kwargs))
-        return self._open_cursor(ns, docs, batch_size, single_batch)
+        return self._open_cursor(ns, docs, batch_size, doc.get("lsid"),
+                                 single_batch)
 
     def _cmd_get_more(self, db, doc):
         self._count_op("getmore")
@@ -831,6 +975,12 @@ class DevMongo(mockupdb.MockupDB):
             cursor = self._cursors.get(cursor_id)
             if cursor is None:
                 raise CommandError(43, "cursor id %s not found" % cursor_id)
+            self._check_get_more_session(cursor_id, cursor, doc.get("lsid"))
+            ns = "%s.%s" % (db, doc.get("collection"))
+            if ns != cursor.ns:
+                raise CommandError(13, "Requested getMore on namespace '%s',"
+                                   " but cursor belongs to a different"
+                                   " namespace %s" % (ns, cursor.ns))
             end = len(cursor.docs) if not batch_size else min(
                 len(cursor.docs), cursor.pos + batch_size)
             batch = cursor.docs[cursor.pos:end]
@@ -843,10 +993,40 @@ class DevMongo(mockupdb.MockupDB):
         return {"cursor": {"nextBatch": batch, "id": Int64(cursor_id),
                            "ns": ns}, "ok": 1.0}
 
+    @staticmethod
+    def _check_get_more_session(cursor_id, cursor, lsid):
+        """mongod's validateLSID (getmore_cmd.cpp), without authentication:
+        the cursor stays open after a refusal."""
+        mine = session_id(lsid)
+        if mine is not None and cursor.lsid is None:
+            raise CommandError(50736, "Cannot run getMore on cursor %d, which"
+                               " was not created in a session, in session %s"
+                               % (cursor_id, session_text(lsid)))
+        if mine is None and cursor.lsid is not None:
+            raise CommandError(50737, "Cannot run getMore on cursor %d, which"
+                               " was created in session %s, without an lsid"
+                               % (cursor_id, session_text({"id": cursor.lsid})))
+        if mine != cursor.lsid:
+            raise CommandError(50738, "Cannot run getMore on cursor %d, which"
+                               " was created in session %s, in session %s"
+                               % (cursor_id, session_text({"id": cursor.lsid}),
+                                  session_text(lsid)))
+
     def _cmd_kill_cursors(self, db, doc):
         self._count_op("command")
         killed, not_found = [], []
+        mine = session_id(doc.get("lsid"))
         with self._store_lock:
+            for cid in doc.get("cursors") or []:
+                cursor = self._cursors.get(cid)
+                if cursor is not None and cursor.lsid != mine:
+                    # As an authenticated mongod (checkCursorSessionPrivilege).
+                    raise CommandError(
+                        13, "Cursor session id (%s) is not the same as the"
+                        " operation context's session id (%s)" % (
+                            session_text(None if cursor.lsid is None
+                                         else {"id": cursor.lsid}),
+                            session_text(doc.get("lsid"))))
             for cid in doc.get("cursors") or []:
                 if self._cursors.pop(cid, None) is not None:
                     killed.append(Int64(cid))
@@ -998,7 +1178,8 @@ class DevMongo(mockupdb.MockupDB):
             coll, ns = self._collection(db, doc, "aggregate")
             docs = list(coll.aggregate(pipeline))
         return self._open_cursor(
-            ns, docs, None if batch_size is None else int(batch_size))
+            ns, docs, None if batch_size is None else int(batch_size),
+            doc.get("lsid"))
 
     def _cmd_distinct(self, db, doc):
         self._count_op("command")
@@ -1048,7 +1229,8 @@ class DevMongo(mockupdb.MockupDB):
             docs.append(entry)
         batch = (doc.get("cursor") or {}).get("batchSize")
         return self._open_cursor(ns, docs,
-                                 None if batch is None else int(batch))
+                                 None if batch is None else int(batch),
+                                 doc.get("lsid"))
 
     def _cmd_drop_indexes(self, db, doc):
         self._count_op("command")
@@ -1112,7 +1294,8 @@ class DevMongo(mockupdb.MockupDB):
                 docs.append(entry)
         batch = (doc.get("cursor") or {}).get("batchSize")
         return self._open_cursor("%s.$cmd.listCollections" % db, docs,
-                                 None if batch is None else int(batch))
+                                 None if batch is None else int(batch),
+                                 doc.get("lsid"))
 
     def _cmd_list_databases(self, db, doc):
         self._count_op("command")

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import uuid
 
 import bson
 import pymongo
@@ -436,6 +437,160 @@ class LatencyTest(unittest.TestCase):
                              capture_output=True, timeout=30)
         self.assertEqual(bad.returncode, 2)
         self.assertIn(b"--latency-ms must be in 0..600000", bad.stderr)
+
+def session_text(session):
+    """How mongod prints a session in its errors (no authenticated user)."""
+    return "%s -  - " % session_prefix(session)
+
+
+def session_prefix(session):
+    value = session.session_id["id"]
+    as_uuid = value if isinstance(value, uuid.UUID) else uuid.UUID(bytes=bytes(value))
+    return "%s - 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" % as_uuid
+
+
+def op_msg_with_body(body_bytes):
+    """An OP_MSG carrying body_bytes (a BSON document as given) as kind 0."""
+    body = struct.pack("<I", 0) + b"\x00" + body_bytes
+    return struct.pack("<iiii", 16 + len(body), 9, 0, 2013) + body
+
+
+def read_reply(sock):
+    header = recv_exactly(sock, 16)
+    length = struct.unpack("<i", header[:4])[0]
+    return bson.decode(recv_exactly(sock, length - 16)[5:])
+
+
+class SessionRulesTest(unittest.TestCase):
+    """dev-mongo refuses what mongod refuses (getmore_cmd.cpp validateLSID,
+    checkCursorSessionPrivilege, idl_parser.cpp, initializeOperationSessionInfo),
+    as pymongo sees it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = DevMongoProcess()
+        cls.client = cls.server.client()
+        cls.coll = cls.client.sessions_db.items
+        cls.coll.insert_many([{"_id": i} for i in range(10)])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        status = cls.server.stop()
+        assert status == 0, "dev-mongo exited with %r" % status
+
+    def open_cursor(self, session):
+        reply = self.client.sessions_db.command(
+            "find", "items", batchSize=2, session=session)
+        cursor_id = reply["cursor"]["id"]
+        self.assertNotEqual(cursor_id, 0)
+        return cursor_id
+
+    def get_more(self, cursor_id, session):
+        return self.client.sessions_db.command(
+            "getMore", bson.int64.Int64(cursor_id), collection="items",
+            batchSize=2, session=session)
+
+    def test_get_more_in_the_same_session_continues(self):
+        with self.client.start_session() as session:
+            cursor_id = self.open_cursor(session)
+            reply = self.get_more(cursor_id, session)
+            self.assertEqual([d["_id"] for d in reply["cursor"]["nextBatch"]], [2, 3])
+
+    def test_get_more_from_another_session_is_50738_and_keeps_the_cursor(self):
+        with self.client.start_session() as first, self.client.start_session() as other:
+            cursor_id = self.open_cursor(first)
+            with self.assertRaises(OperationFailure) as caught:
+                self.get_more(cursor_id, other)
+            self.assertEqual(caught.exception.code, 50738)
+            self.assertEqual(caught.exception.details["codeName"], "Location50738")
+            self.assertEqual(
+                caught.exception.details["errmsg"],
+                "Cannot run getMore on cursor %d, which was created in session %s, in session %s"
+                % (cursor_id, session_text(first), session_text(other)))
+            # The refusal does not kill the cursor: its own session goes on.
+            reply = self.get_more(cursor_id, first)
+            self.assertEqual([d["_id"] for d in reply["cursor"]["nextBatch"]], [2, 3])
+
+    def test_get_more_without_lsid_is_50737_and_with_one_for_a_sessionless_cursor_50736(self):
+        with self.client.start_session() as session, socket.create_connection(
+                ("127.0.0.1", self.server.port), timeout=5) as sock:
+            cursor_id = self.open_cursor(session)
+            reply = raw_command(sock, {"getMore": bson.int64.Int64(cursor_id),
+                                       "collection": "items", "$db": "sessions_db"})
+            self.assertEqual(reply["code"], 50737, reply)
+            self.assertEqual(reply["errmsg"],
+                             "Cannot run getMore on cursor %d, which was created in session "
+                             "%s, without an lsid" % (cursor_id, session_text(session)))
+            # A cursor opened without a session (a raw find) refuses a session's getMore.
+            opened = raw_command(sock, {"find": "items", "batchSize": 2, "$db": "sessions_db"})
+            sessionless = opened["cursor"]["id"]
+            with self.assertRaises(OperationFailure) as caught:
+                self.get_more(sessionless, session)
+            self.assertEqual(caught.exception.code, 50736)
+            self.assertEqual(caught.exception.details["errmsg"],
+                             "Cannot run getMore on cursor %d, which was not created in a "
+                             "session, in session %s" % (sessionless, session_text(session)))
+            # Without a session on both sides it continues.
+            reply = raw_command(sock, {"getMore": sessionless, "collection": "items",
+                                       "$db": "sessions_db"})
+            self.assertEqual(reply["ok"], 1.0, reply)
+
+    def test_get_more_on_another_namespace_is_unauthorized(self):
+        with self.client.start_session() as session:
+            cursor_id = self.open_cursor(session)
+            with self.assertRaises(OperationFailure) as caught:
+                self.client.other_db.command("getMore", bson.int64.Int64(cursor_id),
+                                             collection="items", session=session)
+            self.assertEqual(caught.exception.code, 13)
+            self.assertIn("cursor belongs to a different namespace sessions_db.items",
+                          caught.exception.details["errmsg"])
+
+    def test_kill_cursors_from_another_session_is_unauthorized(self):
+        with self.client.start_session() as first, self.client.start_session() as other:
+            cursor_id = self.open_cursor(first)
+            with self.assertRaises(OperationFailure) as caught:
+                self.client.sessions_db.command("killCursors", "items",
+                                                cursors=[bson.int64.Int64(cursor_id)],
+                                                session=other)
+            self.assertEqual(caught.exception.code, 13)
+            self.assertEqual(caught.exception.details["codeName"], "Unauthorized")
+            self.assertEqual(
+                caught.exception.details["errmsg"],
+                "Cursor session id (%s) is not the same as the operation context's session id "
+                "(%s)" % (session_text(first), session_text(other)))
+            reply = self.client.sessions_db.command(
+                "killCursors", "items", cursors=[bson.int64.Int64(cursor_id)], session=first)
+            self.assertEqual(reply["cursorsKilled"], [cursor_id])
+
+    def test_duplicate_top_level_field_is_40413(self):
+        # Two lsid keys, as mongo-c-driver 1.23 sends a body that has its own.
+        lsid = bson.encode({"lsid": {"id": bson.binary.Binary(b"\x01" * 16, 4)}})[4:-1]
+        body = bson.encode({"find": "items"})[4:-1] + lsid + lsid + \
+            bson.encode({"$db": "sessions_db"})[4:-1]
+        doc = struct.pack("<i", len(body) + 5) + body + b"\x00"
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=5) as sock:
+            sock.sendall(op_msg_with_body(doc))
+            reply = read_reply(sock)
+            self.assertEqual(reply["code"], 40413, reply)
+            self.assertEqual(reply["errmsg"], "BSON field 'find.lsid' is a duplicate field")
+            # The connection stays usable; one lsid is fine.
+            body = bson.encode({"find": "items"})[4:-1] + lsid + \
+                bson.encode({"$db": "sessions_db"})[4:-1]
+            sock.sendall(op_msg_with_body(struct.pack("<i", len(body) + 5) + body + b"\x00"))
+            self.assertEqual(read_reply(sock)["ok"], 1.0)
+
+    def test_txn_number_on_a_standalone_is_20(self):
+        with self.client.start_session() as session:
+            with self.assertRaises(OperationFailure) as caught:
+                self.client.sessions_db.command(
+                    "insert", "items", documents=[{"_id": 100}],
+                    txnNumber=bson.int64.Int64(1), session=session)
+            self.assertEqual(caught.exception.code, 20)
+            self.assertEqual(caught.exception.details["errmsg"],
+                             "Transaction numbers are only allowed on a replica set member "
+                             "or mongos")
+            self.assertEqual(self.coll.count_documents({"_id": 100}), 0)
 
 
 if __name__ == "__main__":
